@@ -1,0 +1,126 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Readable, Writable } from 'node:stream';
+import { CopycatError } from './errors.js';
+
+/** How to start one external program (pg_dump, pg_restore, psql). */
+export interface ChildSpec {
+  /** Short name used in errors: "pg_dump failed: …". */
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: Record<string, string | undefined>;
+  /** One-line hint appended when the program is not installed. */
+  readonly installHint: string;
+}
+
+const STDERR_TAIL = 4096;
+
+/**
+ * A running child whose failure is described by its own stderr, because that is what the operator can act on
+ * ("database "x" does not exist"), never by the EPIPE or SIGPIPE it causes elsewhere.
+ */
+class Child {
+  readonly process: ChildProcess;
+  readonly exited: Promise<void>;
+  private stderr = '';
+
+  constructor(readonly spec: ChildSpec, stdio: ['pipe' | 'ignore', 'pipe' | 'ignore', 'pipe']) {
+    this.process = spawn(spec.command, spec.args, { env: { ...process.env, ...spec.env }, stdio });
+    this.process.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr = (this.stderr + d).slice(-STDERR_TAIL);
+    });
+    this.exited = new Promise((resolve, reject) => {
+      this.process.once('error', (err: NodeJS.ErrnoException) => {
+        reject(err.code === 'ENOENT'
+          ? new CopycatError('PROGRAM_MISSING', `${spec.command} not found: ${spec.installHint}`, { cause: err })
+          : err);
+      });
+      this.process.once('close', (code, signal) => {
+        if (code === 0) resolve();
+        else reject(this.failure(code, signal));
+      });
+    });
+    // A rejection nobody awaits yet (the stream may already be gone) must not crash the process.
+    this.exited.catch(() => {});
+  }
+
+  private failure(code: number | null, signal: NodeJS.Signals | null): CopycatError {
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    const lines = this.stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+    // pg_restore follows its error with the failing SQL; the error line is what names the problem.
+    const errors = lines.filter((l) => /\b(error|fatal)\b/i.test(l));
+    const chosen = errors.length ? errors.slice(-2) : lines.slice(-3);
+    const said = chosen.length ? `: ${chosen.join(' | ')}` : '';
+    return new CopycatError('PROGRAM_FAILED', `${this.spec.name} ${how}${said}`);
+  }
+
+  get running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  kill(): void {
+    if (this.running) this.process.kill('SIGTERM');
+  }
+}
+
+/** A program's stdout as a Readable that ends only after the program exited 0, and fails with its stderr otherwise. */
+export class ChildOutput extends Readable {
+  private child?: Child;
+
+  constructor(private readonly spec: ChildSpec, highWaterMark = 1 << 20) {
+    super({ highWaterMark });
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    const child = (this.child = new Child(this.spec, ['ignore', 'pipe', 'pipe']));
+    const out = child.process.stdout!;
+    out.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) out.pause();
+    });
+    out.once('end', () => child.exited.then(() => this.push(null), (err) => this.destroy(err)));
+    child.exited.catch((err) => this.destroy(err));
+    callback();
+  }
+
+  override _read(): void {
+    this.child?.process.stdout!.resume();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.child?.kill();
+    callback(err);
+  }
+}
+
+/** A program's stdin as a Writable whose final step waits for the program to exit 0. */
+export class ChildInput extends Writable {
+  private child?: Child;
+
+  constructor(private readonly spec: ChildSpec) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    const child = (this.child = new Child(this.spec, ['pipe', 'ignore', 'pipe']));
+    // EPIPE only means the program stopped reading; its exit status says why.
+    child.process.stdin!.on('error', (err) => child.exited.then(() => this.destroy(err), (exit) => this.destroy(exit)));
+    child.exited.catch((err) => this.destroy(err));
+    callback();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const stdin = this.child!.process.stdin!;
+    if (stdin.write(chunk)) callback();
+    else stdin.once('drain', () => callback());
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.child!.process.stdin!.end();
+    this.child!.exited.then(() => callback(), callback);
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.child?.kill();
+    callback(err);
+  }
+}

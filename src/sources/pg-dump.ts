@@ -1,0 +1,50 @@
+import { ChildOutput } from '../child.js';
+import { libpqEnv, queryOnce } from '../pg-env.js';
+import type { SourceStage } from '../stage.js';
+
+export type DumpFormat = 'custom' | 'plain';
+
+export interface PgDumpOptions {
+  /** Database to dump; defaults to PGDATABASE, as libpq does. */
+  readonly database?: string;
+  /** `custom` (default) restores with pg_restore; `plain` is SQL for psql. */
+  readonly format?: DumpFormat;
+  /** libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE…) on top of the process environment. */
+  readonly env?: Record<string, string>;
+  /** Extra pg_dump arguments, e.g. ['--exclude-table=audit_log']. */
+  readonly args?: readonly string[];
+  /** The pg_dump binary; defaults to the one on PATH. */
+  readonly command?: string;
+}
+
+/** Spawns pg_dump and streams its stdout; a non-zero exit fails the run with pg_dump's own message. */
+export function pgDump(opts: PgDumpOptions = {}): SourceStage {
+  const format = opts.format ?? 'custom';
+  const env = libpqEnv(opts.env);
+  const database = opts.database ?? env.PGDATABASE;
+  return {
+    name: 'pg_dump',
+    create() {
+      // The archive's own zlib compression is slow and single-threaded; a later zstd stage does better.
+      const args = [`--format=${format}`, ...(format === 'custom' ? ['--compress=0'] : []), ...(opts.args ?? [])];
+      if (database) args.push(`--dbname=${database}`);
+      return new ChildOutput({
+        name: 'pg_dump',
+        command: opts.command ?? 'pg_dump',
+        args,
+        env: opts.env,
+        installHint: 'install the PostgreSQL client (apt-get install postgresql-client-15)',
+      });
+    },
+    async expectedSize() {
+      try {
+        const [row] = await queryOnce<{ size: string }>(env, 'SELECT pg_database_size(current_database())::text AS size', database);
+        return row ? Number(row.size) : undefined;
+      } catch {
+        // The dump itself will report an unreachable server with pg_dump's clearer message.
+        return undefined;
+      }
+    },
+    info: () => ({ database, format }),
+  };
+}
