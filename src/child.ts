@@ -58,8 +58,13 @@ class Child {
     return this.process.exitCode === null && this.process.signalCode === null;
   }
 
-  kill(): void {
-    if (this.running) this.process.kill('SIGTERM');
+  /** SIGTERM, then SIGKILL if the program has not exited within the grace period. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.running) return;
+    this.process.kill('SIGTERM');
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), graceMs);
+    await this.exited.catch(() => {});
+    clearTimeout(timer);
   }
 }
 
@@ -87,8 +92,8 @@ export class ChildOutput extends Readable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.child?.kill();
-    callback(err);
+    // 'close' waits for the child to be gone, so a failed run never leaves a dump or restore running.
+    (this.child?.stop() ?? Promise.resolve()).then(() => callback(err));
   }
 }
 
@@ -120,7 +125,7 @@ export class ChildInput extends Writable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.child?.kill();
-    callback(err);
+    // 'close' waits for the child to be gone, so a failed run never leaves a dump or restore running.
+    (this.child?.stop() ?? Promise.resolve()).then(() => callback(err));
   }
 }

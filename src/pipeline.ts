@@ -78,7 +78,7 @@ export class RunnablePipeline {
       return this.stats(counters, performance.now() - started);
     } catch (err) {
       controller.abort(err);
-      for (const stream of created) stream.destroy();
+      await closeAll(created);
       throw rootCause(err, controller.signal);
     } finally {
       opts.signal?.removeEventListener('abort', abortFromCaller);
@@ -104,6 +104,24 @@ export class RunnablePipeline {
       stages: stageStats,
     };
   }
+}
+
+const CLOSE_GRACE_MS = 10_000;
+
+/**
+ * A failed run settles only after every stage has closed: partial files removed, uploads aborted, children
+ * exited. The grace period bounds the wait for a stage that never reports closing.
+ */
+async function closeAll(streams: readonly (Readable | Duplex | Writable)[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+  const closed = streams.map((stream) => {
+    const done = stream.closed ? Promise.resolve() : new Promise<void>((resolve) => stream.once('close', () => resolve()));
+    stream.destroy();
+    return done;
+  });
+  await Promise.race([Promise.all(closed), grace]);
+  clearTimeout(timer);
 }
 
 /** stream.pipeline reports an abort as a generic AbortError; the operator needs the reason it was aborted for. */

@@ -32,7 +32,7 @@ export function backupCommand(program: Command): void {
     const source = pgDump({ database: flags.database, format: flags.format });
     ctx.log.log('info', 'backup.start', { database: flags.database, to: flags.to, compression: flags.compression, encrypted: !!chain.key });
     const stats = await pipeline(source).through(...backupTransforms(chain)).to(sink).run(ctx);
-    ctx.log.log('info', 'backup.done', summarize(stats));
+    ctx.log.log('info', 'backup.done', summarize(stats, 'backup'));
   }));
 }
 

@@ -32,7 +32,7 @@ export function restoreCommand(program: Command): void {
       .through(...restoreTransforms(chain))
       .to(restoreSink({ database: flags.toDatabase, create: flags.create }))
       .run(ctx);
-    ctx.log.log('info', 'restore.done', summarize(stats));
+    ctx.log.log('info', 'restore.done', summarize(stats, 'restore'));
   }));
 }
 

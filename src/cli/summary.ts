@@ -1,12 +1,13 @@
 import type { RunStats } from '../pipeline.js';
 
-/** The few numbers an operator reads after a run. */
-export function summarize(stats: RunStats): Record<string, unknown> {
+/** The few numbers an operator reads after a run, named the same way for backup and restore. */
+export function summarize(stats: RunStats, direction: 'backup' | 'restore'): Record<string, unknown> {
+  const [dump, stored] = direction === 'backup' ? [stats.bytesRead, stats.bytesWritten] : [stats.bytesWritten, stats.bytesRead];
   return {
-    bytes_read: stats.bytesRead,
-    bytes_written: stats.bytesWritten,
-    ratio: stats.bytesWritten > 0 ? Number((stats.bytesRead / stats.bytesWritten).toFixed(2)) : null,
+    dump_bytes: dump,
+    stored_bytes: stored,
+    ratio: stored > 0 ? Number((dump / stored).toFixed(2)) : null,
     seconds: Number((stats.durationMs / 1000).toFixed(2)),
-    mb_per_s: Number((stats.throughput / 1e6).toFixed(1)),
+    dump_mb_per_s: stats.durationMs > 0 ? Number((dump / 1000 / stats.durationMs).toFixed(1)) : null,
   };
 }
