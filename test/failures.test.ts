@@ -10,6 +10,7 @@ import { restoreSink } from '../src/sinks/restore.js';
 import { fileSource } from '../src/sources/file.js';
 import { pgDump } from '../src/sources/pg-dump.js';
 import { zstdCompress } from '../src/transforms/compression/zstd.js';
+import { sha256 } from '../src/transforms/sha256.js';
 import { runCli } from './helpers/cli.js';
 import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
 
@@ -126,4 +127,17 @@ test('restoring an empty stream says the backup is empty', async () => {
   await assert.rejects(pipeline(fileSource(path)).to(restoreSink({ database: 'from_empty', env: cluster.env })).run(),
     /the backup is empty/);
   assert.ok(existsSync(path));
+});
+
+test('a digest mismatch found at the last byte rolls the whole restore back', async () => {
+  const path = join(dir, 'digest.backup');
+  await pipeline(pgDump({ database: 'app', env: cluster.env })).to(fileSink(path)).run();
+  await cluster.createDatabase('from_bad_digest');
+  await assert.rejects(
+    pipeline(fileSource(path)).through(sha256({ label: 'stored', expect: '0'.repeat(64) }))
+      .to(restoreSink({ database: 'from_bad_digest', env: cluster.env })).run(),
+    (err: Error & { code?: string }) => err.code === 'DIGEST_MISMATCH' && /stored bytes have sha256 [0-9a-f]{64}, the manifest says 0+/.test(err.message),
+  );
+  const tables = await cluster.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public'`, 'from_bad_digest');
+  assert.deepEqual(tables, [], 'nothing was restored');
 });

@@ -36,14 +36,14 @@ const failing = (name: string, afterBytes: number, error: Error): TransformStage
 
 test('stats report bytes in and out of every stage and the stages\' own facts', async () => {
   const data = Buffer.concat(Array.from({ length: 50 }, (_, i) => Buffer.from(`row ${i} `.repeat(1000))));
-  const digest = sha256();
+  const digest = sha256({ label: 'plaintext' });
   const sink = collect();
   const stats = await pipeline(bufferSource([data])).through(digest, zstdCompress({ level: 3 })).to(sink).run();
   assert.equal(stats.bytesRead, data.length);
   assert.equal(stats.bytesWritten, sink.bytes().length);
   assert.ok(stats.bytesWritten < data.length / 10, 'repetitive text compresses');
   assert.deepEqual(stats.stages.map((s) => [s.name, s.kind]),
-    [['buffers', 'source'], ['sha256', 'transform'], ['zstd-compress', 'transform'], ['collect', 'sink']]);
+    [['buffers', 'source'], ['sha256-plaintext', 'transform'], ['zstd-compress', 'transform'], ['collect', 'sink']]);
   assert.equal(stats.stages[1]!.bytesIn, data.length);
   assert.equal(stats.stages[2]!.bytesOut, stats.bytesWritten);
   assert.equal(stats.stages[1]!.info!.sha256, createHash('sha256').update(data).digest('hex'));

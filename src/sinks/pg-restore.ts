@@ -19,7 +19,9 @@ export function pgRestore(target: RestoreTarget & { create?: boolean }): SinkSta
     create: () => new ChildInput({
       name: 'pg_restore',
       command: 'pg_restore',
-      args: ['--no-owner', '--no-privileges', '--exit-on-error', ...(target.create ? ['--create'] : []),
+      // One transaction, so a restore that fails or is interrupted (even on its last byte) leaves nothing behind;
+      // CREATE DATABASE cannot run inside one, so --create restores go statement by statement.
+      args: ['--no-owner', '--no-privileges', '--exit-on-error', ...(target.create ? ['--create'] : ['--single-transaction']),
         `--dbname=${target.database}`, ...(target.args ?? [])],
       env: target.env,
       installHint: CLIENT_HINT,
@@ -35,7 +37,7 @@ export function psql(target: RestoreTarget): SinkStage {
     create: () => new ChildInput({
       name: 'psql',
       command: 'psql',
-      args: ['--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', `--dbname=${target.database}`, ...(target.args ?? [])],
+      args: ['--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', '--single-transaction', `--dbname=${target.database}`, ...(target.args ?? [])],
       env: target.env,
       installHint: CLIENT_HINT,
     }),
