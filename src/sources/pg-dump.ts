@@ -17,11 +17,15 @@ export interface PgDumpOptions {
   readonly command?: string;
 }
 
-/** Spawns pg_dump and streams its stdout; a non-zero exit fails the run with pg_dump's own message. */
+/**
+ * Spawns pg_dump and streams its stdout; a non-zero exit fails the run with pg_dump's own message.
+ * `expectedSize()` (pg_database_size) also learns the server version, which `info()` then reports.
+ */
 export function pgDump(opts: PgDumpOptions = {}): SourceStage {
   const format = opts.format ?? 'custom';
   const env = libpqEnv(opts.env);
   const database = opts.database ?? env.PGDATABASE;
+  let serverVersion: string | undefined;
   return {
     name: 'pg_dump',
     create() {
@@ -38,13 +42,15 @@ export function pgDump(opts: PgDumpOptions = {}): SourceStage {
     },
     async expectedSize() {
       try {
-        const [row] = await queryOnce<{ size: string }>(env, 'SELECT pg_database_size(current_database())::text AS size', database);
+        const [row] = await queryOnce<{ size: string; version: string }>(env,
+          `SELECT pg_database_size(current_database())::text AS size, current_setting('server_version') AS version`, database);
+        serverVersion = row?.version;
         return row ? Number(row.size) : undefined;
       } catch {
         // The dump itself will report an unreachable server with pg_dump's clearer message.
         return undefined;
       }
     },
-    info: () => ({ database, format }),
+    info: () => ({ database, format, ...(serverVersion ? { serverVersion } : {}) }),
   };
 }

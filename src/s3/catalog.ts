@@ -1,0 +1,353 @@
+import {
+  GetObjectCommand,
+  GetObjectRetentionCommand,
+  ListObjectVersionsCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { CopycatError, describeError } from '../errors.js';
+import { isBackupId, listPrefix, parseKey } from './layout.js';
+import { parseManifest, type Manifest } from './manifest.js';
+
+/**
+ * What a listing knows about one backup id:
+ * - `complete`: a data object and a valid manifest whose object.versionId names that data version;
+ * - `incomplete`: a data object without manifest (the upload did not finish, or its lock was never verified), or
+ *   with a manifest that is unreadable or names another version (`problem` says which);
+ * - `orphan-manifest`: a manifest without any data version;
+ * - `deleted`: every key of the backup has a delete marker as its current version (versions may remain behind it).
+ */
+export type BackupStatus = 'complete' | 'incomplete' | 'orphan-manifest' | 'deleted';
+
+/** One entry of ListObjectVersions: an object version or a delete marker. */
+export interface ObjectVersion {
+  readonly key: string;
+  readonly kind: 'data' | 'manifest';
+  /** 'null' for objects written while versioning was off. */
+  readonly versionId: string;
+  readonly deleteMarker: boolean;
+  /** The key's current version (IsLatest). */
+  readonly latest: boolean;
+  readonly lastModified: Date | undefined;
+  /** Bytes stored; undefined for delete markers. */
+  readonly size: number | undefined;
+}
+
+/**
+ * A version's retention as far as it is known: from the manifest (written once the lock was verified) or from the
+ * server (GetObjectRetention). `unknown` when neither could tell (no data version, or the server refused to say).
+ */
+export type BackupLock =
+  | {
+      readonly kind: 'retention';
+      readonly mode: 'COMPLIANCE' | 'GOVERNANCE';
+      readonly until: Date;
+      readonly source: 'manifest' | 'server';
+    }
+  | { readonly kind: 'none'; readonly source: 'manifest' | 'server' }
+  | { readonly kind: 'unknown'; readonly reason: string };
+
+export interface BackupEntry {
+  readonly bucket: string;
+  /** The prefix without trailing slash ('' for the bucket's root). */
+  readonly prefix: string;
+  readonly id: string;
+  /**
+   * When the backup was taken: the timestamp in its id (the same instant as the manifest's startedAt). Never the
+   * objects' LastModified, which a copy or a re-upload would move.
+   */
+  readonly time: Date;
+  readonly status: BackupStatus;
+  /** Why the backup is not complete (or how it was deleted); undefined for complete backups. */
+  readonly problem: string | undefined;
+  /** The newest version of the data object that is not a delete marker. */
+  readonly dataVersion: ObjectVersion | undefined;
+  /** The newest version of the manifest object that is not a delete marker. */
+  readonly manifestVersion: ObjectVersion | undefined;
+  /** `manifestVersion` parsed; undefined when missing or unreadable. */
+  readonly manifest: Manifest | undefined;
+  /** Stored bytes of the data version. */
+  readonly size: number | undefined;
+  /** Plaintext bytes, from the manifest. */
+  readonly plaintextSize: number | undefined;
+  /** Plaintext size / stored size, from the manifest. */
+  readonly compressionRatio: number | undefined;
+  /** Retention of the data version: the manifest's object.retention, else GetObjectRetention on that version. */
+  readonly lock: BackupLock;
+  /** `lock.until` when there is a retention (possibly already passed). */
+  readonly lockedUntil: Date | undefined;
+  /**
+   * Every version and delete marker of the backup's two keys (what prune deletes): the manifest key's first, then
+   * the data key's, newest first within a key.
+   */
+  readonly versions: readonly ObjectVersion[];
+}
+
+export interface ListBackupsOptions {
+  /** MaxKeys per ListObjectVersions page (the server's default, 1000, when unset). */
+  readonly pageSize?: number;
+  /** Parallel GetObject / GetObjectRetention requests (default 8). */
+  readonly concurrency?: number;
+}
+
+/** s3://bucket/prefix (s3://bucket for the bucket's root), for messages. */
+export function describeLocation(bucket: string, prefix: string): string {
+  const p = listPrefix(prefix).replace(/\/$/, '');
+  return p ? `s3://${bucket}/${p}` : `s3://${bucket}`;
+}
+
+/** The instant encoded in a backup id (YYYYMMDDTHHMMSSZ-xxxx). */
+export function backupTime(id: string): Date {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-/.exec(id);
+  if (!m || !isBackupId(id)) throw new CopycatError('BACKUP_ID_INVALID', `${id} is not a backup id (like 20250101T120000Z-ab12): run copycat-db list`);
+  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
+  return new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+}
+
+/** The error's S3 code (the SDK's name; radosgw often sends no <Message>, so match on names, never on text). */
+export function s3ErrorName(err: unknown): string | undefined {
+  if (!err || typeof err !== 'object') return undefined;
+  const e = err as { name?: unknown; Code?: unknown; code?: unknown };
+  for (const v of [e.Code, e.code, e.name]) {
+    if (typeof v === 'string' && v && v !== 'Error' && v !== 'UnknownError') return v;
+  }
+  return undefined;
+}
+
+/** "AccessDenied (HTTP 403): …" rather than the SDK's bare "UnknownError" for radosgw's message-less errors. */
+export function describeS3Failure(err: unknown): string {
+  const name = s3ErrorName(err);
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  const message = describeError(err);
+  const head = [name, status !== undefined ? `(HTTP ${status})` : undefined].filter(Boolean).join(' ');
+  if (!head) return message;
+  return message && message !== 'UnknownError' && message !== name ? `${head}: ${message}` : head;
+}
+
+const NOT_FOUND = new Set(['NoSuchKey', 'NoSuchVersion', 'NotFound']);
+/** The object version carries no retention (AWS: NoSuchObjectLockConfiguration; radosgw 16: ObjectLockConfigurationNotFoundError). */
+const NO_RETENTION = new Set(['NoSuchObjectLockConfiguration', 'ObjectLockConfigurationNotFoundError']);
+
+/**
+ * Retention of one object version, asked of the server. A bucket without Object Lock answers InvalidRequest: no
+ * retention. AccessDenied (no s3:GetObjectRetention permission) or a vanished version: unknown.
+ */
+export async function getVersionRetention(client: S3Client, bucket: string, key: string, versionId: string): Promise<BackupLock> {
+  try {
+    const res = await client.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+    const until = res.Retention?.RetainUntilDate;
+    if (!until) return { kind: 'none', source: 'server' };
+    return { kind: 'retention', mode: res.Retention?.Mode === 'GOVERNANCE' ? 'GOVERNANCE' : 'COMPLIANCE', until: new Date(until), source: 'server' };
+  } catch (err) {
+    const name = s3ErrorName(err);
+    if (name && NO_RETENTION.has(name)) return { kind: 'none', source: 'server' };
+    if (name === 'InvalidRequest') return { kind: 'none', source: 'server' };
+    if (name === 'AccessDenied') return { kind: 'unknown', reason: 'the server refused GetObjectRetention (AccessDenied)' };
+    if (name && NOT_FOUND.has(name)) return { kind: 'unknown', reason: 'the version is gone' };
+    throw new CopycatError(
+      'S3_REQUEST_FAILED',
+      `GetObjectRetention on s3://${bucket}/${key} version ${versionId} failed: ${describeS3Failure(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+/** Runs fn over items with at most `limit` calls in flight; results keep the items' order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
+interface Listed extends ObjectVersion {
+  readonly seq: number;
+}
+
+/** Every version and delete marker of keys that parseKey accepts under the prefix, grouped by backup id. */
+async function listVersions(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  pageSize: number | undefined,
+): Promise<Map<string, { data: Listed[]; manifest: Listed[] }>> {
+  const groups = new Map<string, { data: Listed[]; manifest: Listed[] }>();
+  const seen = new Set<string>();
+  const base = listPrefix(prefix);
+  let keyMarker: string | undefined;
+  let versionIdMarker: string | undefined;
+  let seq = 0;
+  for (;;) {
+    let page;
+    try {
+      page = await client.send(
+        new ListObjectVersionsCommand({
+          Bucket: bucket,
+          Prefix: base || undefined,
+          KeyMarker: keyMarker,
+          VersionIdMarker: versionIdMarker,
+          MaxKeys: pageSize,
+        }),
+      );
+    } catch (err) {
+      throw new CopycatError('S3_LIST_FAILED', `cannot list ${describeLocation(bucket, prefix)}: ${describeS3Failure(err)}`, { cause: err });
+    }
+    const add = (key: string | undefined, versionId: string | undefined, deleteMarker: boolean, latest: boolean | undefined, lastModified: Date | undefined, size: number | undefined): void => {
+      if (!key) return;
+      const parsed = parseKey(prefix, key);
+      if (!parsed) return; // not ours: another prefix, or a name this tool never writes
+      const vid = versionId ?? 'null';
+      const dedupe = `${key}\u0000${vid}`;
+      if (seen.has(dedupe)) return; // some servers repeat the boundary entry of a page
+      seen.add(dedupe);
+      let group = groups.get(parsed.id);
+      if (!group) groups.set(parsed.id, (group = { data: [], manifest: [] }));
+      group[parsed.kind].push({ key, kind: parsed.kind, versionId: vid, deleteMarker, latest: latest ?? false, lastModified, size, seq: seq++ });
+    };
+    for (const v of page.Versions ?? []) add(v.Key, v.VersionId, false, v.IsLatest, v.LastModified, v.Size);
+    for (const m of page.DeleteMarkers ?? []) add(m.Key, m.VersionId, true, m.IsLatest, m.LastModified, undefined);
+    if (!page.IsTruncated) break;
+    if (!page.NextKeyMarker && !page.NextVersionIdMarker) {
+      throw new CopycatError('S3_LIST_FAILED', `cannot list ${describeLocation(bucket, prefix)}: the server said the listing is truncated but gave no marker to continue from`);
+    }
+    keyMarker = page.NextKeyMarker;
+    versionIdMarker = page.NextVersionIdMarker;
+  }
+  return groups;
+}
+
+/** Newest first: the current version, then by LastModified, then in listing order (versions are listed newest first). */
+function newestFirst(list: Listed[]): ObjectVersion[] {
+  return [...list]
+    .sort((a, b) => {
+      if (a.latest !== b.latest) return a.latest ? -1 : 1;
+      const ta = a.lastModified?.getTime() ?? 0;
+      const tb = b.lastModified?.getTime() ?? 0;
+      if (ta !== tb) return tb - ta;
+      return a.seq - b.seq;
+    })
+    .map(({ seq: _seq, ...v }) => v);
+}
+
+type ManifestRead = { manifest: Manifest; problem?: undefined } | { manifest?: undefined; problem: string };
+
+async function readManifest(client: S3Client, bucket: string, v: ObjectVersion): Promise<ManifestRead> {
+  let text: string;
+  try {
+    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: v.key, VersionId: v.versionId }));
+    text = (await res.Body?.transformToString('utf8')) ?? '';
+  } catch (err) {
+    const name = s3ErrorName(err);
+    if (name && NOT_FOUND.has(name)) return { problem: `manifest version ${v.versionId} vanished while listing` };
+    // Anything else (network, permissions) is not evidence about the backup: fail rather than call it incomplete,
+    // since prune would act on that verdict.
+    throw new CopycatError('S3_READ_FAILED', `cannot read manifest s3://${bucket}/${v.key} version ${v.versionId}: ${describeS3Failure(err)}`, { cause: err });
+  }
+  try {
+    return { manifest: parseManifest(text, `s3://${bucket}/${v.key}`) };
+  } catch (err) {
+    return { problem: `manifest unreadable: ${err instanceof SyntaxError ? `not JSON (${err.message})` : describeError(err)}` };
+  }
+}
+
+/**
+ * Every backup under s3://bucket/prefix/, oldest first, from ListObjectVersions (paginated). Only keys directly under
+ * the prefix that parseKey accepts are looked at: never a sibling prefix, never another tool's objects.
+ */
+export async function listBackups(client: S3Client, bucket: string, prefix: string, options: ListBackupsOptions = {}): Promise<BackupEntry[]> {
+  const groups = await listVersions(client, bucket, prefix, options.pageSize);
+  const ids = [...groups.keys()].sort();
+  return mapLimit(ids, options.concurrency ?? 8, async (id): Promise<BackupEntry> => {
+    const group = groups.get(id)!;
+    const dataAll = newestFirst(group.data);
+    const manifestAll = newestFirst(group.manifest);
+    const dataVersion = dataAll.find((v) => !v.deleteMarker);
+    const manifestVersion = manifestAll.find((v) => !v.deleteMarker);
+    // A key is hidden when its current version is a delete marker, or when it does not exist. One of the two keys
+    // exists (else there would be no group), so both hidden means at least one delete marker is current.
+    const hidden = (all: ObjectVersion[]): boolean => all.length === 0 || all[0]!.deleteMarker;
+    const deleted = hidden(dataAll) && hidden(manifestAll);
+
+    const read = manifestVersion ? await readManifest(client, bucket, manifestVersion) : undefined;
+    const manifest = read?.manifest;
+    let matches = false;
+    let status: BackupStatus;
+    let problem: string | undefined;
+    if (dataVersion && manifest) {
+      if (manifest.id !== id) problem = `manifest is for backup ${manifest.id}, not ${id}`;
+      else if (manifest.object.versionId !== dataVersion.versionId) {
+        problem = `manifest names data version ${manifest.object.versionId}, but the newest data version is ${dataVersion.versionId}`;
+      } else matches = true;
+      status = matches ? 'complete' : 'incomplete';
+    } else if (dataVersion) {
+      status = 'incomplete';
+      problem = manifestVersion ? read!.problem : 'no manifest: the upload did not finish, or its lock was never verified';
+    } else {
+      status = 'orphan-manifest';
+      problem = manifestVersion ? `manifest without data object${read?.problem ? ` (${read.problem})` : ''}` : undefined;
+    }
+    if (deleted) {
+      problem = dataVersion || manifestVersion
+        ? 'deleted: delete markers hide it; its versions remain until prune removes them'
+        : 'deleted: only delete markers are left';
+      status = 'deleted';
+    }
+
+    let lock: BackupLock;
+    if (matches && manifest) {
+      const r = manifest.object.retention;
+      lock = r ? { kind: 'retention', mode: r.mode, until: new Date(r.retainUntil), source: 'manifest' } : { kind: 'none', source: 'manifest' };
+    } else if (dataVersion) {
+      lock = await getVersionRetention(client, bucket, dataVersion.key, dataVersion.versionId);
+    } else {
+      lock = { kind: 'unknown', reason: 'no data version' };
+    }
+
+    const sizes = manifest?.sizes;
+    return {
+      bucket,
+      prefix: listPrefix(prefix).replace(/\/$/, ''),
+      id,
+      time: backupTime(id),
+      status,
+      problem,
+      dataVersion,
+      manifestVersion,
+      manifest,
+      size: dataVersion?.size,
+      plaintextSize: sizes?.plaintext,
+      compressionRatio: sizes && sizes.stored > 0 ? sizes.plaintext / sizes.stored : undefined,
+      lock,
+      lockedUntil: lock.kind === 'retention' ? lock.until : undefined,
+      versions: [...manifestAll, ...dataAll],
+    };
+  });
+}
+
+function whereOf(entries: readonly BackupEntry[], where?: { bucket: string; prefix: string }): string {
+  const w = where ?? entries[0];
+  return w ? describeLocation(w.bucket, w.prefix) : 'the backup location';
+}
+
+/** The newest complete backup; NO_COMPLETE_BACKUP when there is none. */
+export function latestComplete(entries: readonly BackupEntry[], where?: { bucket: string; prefix: string }): BackupEntry {
+  for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.status === 'complete') return entries[i]!;
+  const others = entries.length ? ` (${entries.length} incomplete or deleted: see copycat-db list)` : '';
+  throw new CopycatError('NO_COMPLETE_BACKUP', `no complete backup under ${whereOf(entries, where)}${others}: run copycat-db backup first`);
+}
+
+/**
+ * The backup with this id, whatever its status (callers that restore check `status === 'complete'`).
+ * BACKUP_NOT_FOUND when there is none.
+ */
+export function findBackup(entries: readonly BackupEntry[], id: string, where?: { bucket: string; prefix: string }): BackupEntry {
+  const found = entries.find((e) => e.id === id);
+  if (found) return found;
+  const hint = isBackupId(id) ? '' : ' (ids look like 20250101T120000Z-ab12)';
+  throw new CopycatError('BACKUP_NOT_FOUND', `no backup ${id} under ${whereOf(entries, where)}${hint}: run copycat-db list`);
+}

@@ -1,0 +1,448 @@
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { CopycatError, describeError } from '../errors.js';
+import { silentLogger, type LogFields, type Logger } from '../log.js';
+import {
+  describeLocation,
+  describeS3Failure,
+  getVersionRetention,
+  mapLimit,
+  s3ErrorName,
+  type BackupEntry,
+  type BackupStatus,
+} from './catalog.js';
+import { listPrefix, parseKey } from './layout.js';
+
+/*
+ * Prune. A locked bucket is versioned: deleting a key only adds a delete marker and frees nothing, so prune deletes
+ * object *versions* (DeleteObject with VersionId), and the server refuses those while their retention lasts.
+ *
+ * A backup's versions go only when (a) it is older than olderThanDays, (b) it is not among the newest keepLast
+ * complete backups (whatever their age), and (c) the retention of every version has passed. A backup's age is the
+ * time in its id (the same instant as the manifest's startedAt), never LastModified: a copy or re-upload moves
+ * LastModified, and tests can make old backups by choosing the id.
+ * Also removed: delete markers (clutter), data objects without a manifest older than a day (uploads that never
+ * finished), and multipart uploads of backup keys started more than a day ago. Other backups that are not complete
+ * (unreadable manifest, orphan manifest, deleted) follow the olderThanDays rule: an unreadable manifest is no proof
+ * that the upload failed. The current delete marker of a kept 'deleted' backup stays (removing it would bring the
+ * backup back into listings). Only keys that parseKey accepts under the prefix are touched: never a sibling prefix,
+ * never another tool's objects. Deletions name the VersionIds the listing saw, so a version written since is never
+ * touched.
+ */
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Data without a manifest, and multipart uploads, younger than this may belong to a backup still running. */
+export const INCOMPLETE_GRACE_MS = DAY_MS;
+
+export interface PruneOptions {
+  /** Backups younger than this are kept (default 30). */
+  readonly olderThanDays?: number;
+  /** The newest N complete backups are kept whatever their age (default 3). */
+  readonly keepLast?: number;
+  /** The time the rules are applied at (default: now); the server still enforces retention against its own clock. */
+  readonly now?: Date;
+}
+
+/** One object version or delete marker that prune means to delete. */
+export interface PlannedVersion {
+  readonly key: string;
+  readonly kind: 'data' | 'manifest';
+  readonly versionId: string;
+  readonly deleteMarker: boolean;
+  /** The key's current version: a current delete marker hides the versions behind it. */
+  readonly latest: boolean;
+  /**
+   * Retain-until as the listing knew it (from the manifest): null when it has none, undefined when unknown.
+   * executePrune asks the server for every version anyway before deleting anything.
+   */
+  readonly lockedUntil: Date | null | undefined;
+}
+
+export interface PruneDecision {
+  readonly id: string;
+  readonly status: BackupStatus;
+  readonly time: Date;
+  readonly action: 'delete' | 'keep';
+  /** Why: "within keep-last 3", "younger than 30 days", "locked until …", or the rules that allow deletion. */
+  readonly reason: string;
+  readonly lockedUntil: Date | undefined;
+  /**
+   * Object versions to delete when action is 'delete', in deletion order: the manifest's versions (current first),
+   * then the data object's. Empty when kept.
+   */
+  readonly versions: readonly PlannedVersion[];
+  /**
+   * Delete markers to delete. For a deleted backup: all of them, after its versions. For a kept backup: those that
+   * hide nothing that stays (never the current marker of a backup in status 'deleted', which would bring it back).
+   */
+  readonly deleteMarkers: readonly PlannedVersion[];
+}
+
+export interface PrunePlan {
+  readonly now: Date;
+  readonly olderThanDays: number;
+  readonly keepLast: number;
+  /** One decision per backup, oldest first. */
+  readonly decisions: readonly PruneDecision[];
+}
+
+export interface PruneOutcome {
+  readonly id: string;
+  readonly status: BackupStatus;
+  readonly time: Date;
+  /** 'would-delete' only in a dry run. A backup whose deletion the server refused part-way is 'kept'. */
+  readonly action: 'deleted' | 'would-delete' | 'kept';
+  /** "within keep-last 3", "younger than 30 days", "locked until …", "locked (server refused)", "retention passed; deleted 2 versions"… */
+  readonly reason: string;
+  readonly lockedUntil: Date | undefined;
+  /** Object versions deleted (in a dry run: that would be). */
+  readonly versionsDeleted: number;
+  /** Delete markers deleted, also of kept backups (in a dry run: that would be). */
+  readonly deleteMarkersDeleted: number;
+}
+
+export interface UploadOutcome {
+  readonly key: string;
+  readonly uploadId: string;
+  readonly initiated: Date | undefined;
+  readonly action: 'aborted' | 'would-abort' | 'kept';
+  readonly reason: string;
+}
+
+export interface PruneReport {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly dryRun: boolean;
+  readonly now: Date;
+  readonly olderThanDays: number;
+  readonly keepLast: number;
+  /** One outcome per backup, oldest first. */
+  readonly backups: readonly PruneOutcome[];
+  /** Multipart uploads found under the prefix. */
+  readonly uploads: readonly UploadOutcome[];
+  /** In a dry run, what would be deleted or aborted. */
+  readonly totals: {
+    readonly backupsDeleted: number;
+    readonly backupsKept: number;
+    readonly versionsDeleted: number;
+    readonly deleteMarkersDeleted: number;
+    readonly uploadsAborted: number;
+  };
+  /** Requests that failed for reasons other than a lock; the run went on with the other backups. */
+  readonly errors: readonly string[];
+}
+
+export interface ExecutePruneOptions {
+  /** Report what would be done, delete nothing (read-only requests such as GetObjectRetention still run). */
+  readonly dryRun?: boolean;
+  readonly log?: Logger;
+  /** Backups handled in parallel (default 4; each backup's own deletions are always in order). */
+  readonly concurrency?: number;
+}
+
+/** Log fields without the undefined ones (renderers would print "undefined"). */
+const defined = (fields: LogFields): LogFields => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+function toPlanned(v: BackupEntry['versions'][number], entry: BackupEntry): PlannedVersion {
+  // Only the data version the manifest vouches for has a known retention.
+  const known = entry.lock.kind !== 'unknown' && entry.dataVersion && v.key === entry.dataVersion.key && v.versionId === entry.dataVersion.versionId;
+  return {
+    key: v.key,
+    kind: v.kind,
+    versionId: v.versionId,
+    deleteMarker: v.deleteMarker,
+    latest: v.latest,
+    lockedUntil: known ? (entry.lock.kind === 'retention' ? entry.lock.until : null) : undefined,
+  };
+}
+
+/** Delete markers that may go while the backup stays: any, except a current one of a 'deleted' backup. */
+function markersSafeToKeepBackup(status: BackupStatus, markers: readonly PlannedVersion[]): PlannedVersion[] {
+  return markers.filter((m) => status !== 'deleted' || !m.latest);
+}
+
+/** Deletion order within a backup: the current manifest version first, then older manifest versions, then data. */
+function deletionOrder(entry: BackupEntry): PlannedVersion[] {
+  const objects = entry.versions.filter((v) => !v.deleteMarker).map((v) => toPlanned(v, entry));
+  const rank = (v: PlannedVersion): number => (v.kind === 'manifest' ? (v.latest ? 0 : 1) : v.latest ? 2 : 3);
+  return objects.map((v, i) => ({ v, i })).sort((a, b) => rank(a.v) - rank(b.v) || a.i - b.i).map(({ v }) => v);
+}
+
+/**
+ * Decides, without any request, what to keep and what to delete. Pure: the same entries, options and now give the
+ * same plan. Retention it cannot know (older versions, manifest objects) is checked by executePrune.
+ */
+export function planPrune(entries: readonly BackupEntry[], options: PruneOptions = {}): PrunePlan {
+  const olderThanDays = options.olderThanDays ?? 30;
+  const keepLast = options.keepLast ?? 3;
+  const now = options.now ?? new Date();
+  if (!Number.isFinite(olderThanDays) || olderThanDays < 0) {
+    throw new CopycatError('OPTION_INVALID', `--older-than must be a number of days, 0 or more (got ${olderThanDays})`);
+  }
+  if (!Number.isInteger(keepLast) || keepLast < 0) {
+    throw new CopycatError('OPTION_INVALID', `--keep-last must be a whole number, 0 or more (got ${keepLast})`);
+  }
+  if (Number.isNaN(now.getTime())) throw new CopycatError('OPTION_INVALID', 'prune needs a valid current time');
+
+  const sorted = [...entries].sort((a, b) => a.time.getTime() - b.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const kept = new Set(
+    sorted
+      .filter((e) => e.status === 'complete')
+      .slice(keepLast === 0 ? sorted.length : -keepLast)
+      .map((e) => e.id),
+  );
+  const ageLimit = now.getTime() - olderThanDays * DAY_MS;
+
+  const decisions = sorted.map((entry): PruneDecision => {
+    const markers = entry.versions.filter((v) => v.deleteMarker).map((v) => toPlanned(v, entry));
+    const objects = deletionOrder(entry);
+    const base = { id: entry.id, status: entry.status, time: entry.time, lockedUntil: entry.lockedUntil };
+    const keep = (reason: string): PruneDecision => ({
+      ...base,
+      action: 'keep',
+      reason,
+      versions: [],
+      deleteMarkers: markersSafeToKeepBackup(entry.status, markers),
+    });
+    const del = (reason: string): PruneDecision => ({ ...base, action: 'delete', reason, versions: objects, deleteMarkers: markers });
+    const t = entry.time.getTime();
+
+    if (objects.length === 0) return del('only delete markers left');
+    if (kept.has(entry.id)) return keep(`within keep-last ${keepLast}`);
+    const noManifest = entry.status === 'incomplete' && !entry.manifestVersion;
+    if (noManifest) {
+      if (t > now.getTime() - INCOMPLETE_GRACE_MS) return keep('incomplete, younger than 1 day (may still be uploading)');
+    } else if (t > ageLimit) {
+      return keep(`younger than ${plural(olderThanDays, 'day')}`);
+    }
+    if (entry.lockedUntil && entry.lockedUntil.getTime() > now.getTime()) return keep(`locked until ${entry.lockedUntil.toISOString()}`);
+    const rules = noManifest
+      ? 'incomplete (no manifest) and older than 1 day'
+      : `older than ${plural(olderThanDays, 'day')}${entry.status === 'complete' ? `, not within keep-last ${keepLast}` : ''}`;
+    const lock = entry.lock.kind === 'retention' ? 'retention passed' : entry.lock.kind === 'none' ? 'no retention' : 'retention to be checked';
+    return del(`${rules}; ${lock}`);
+  });
+  return { now, olderThanDays, keepLast, decisions };
+}
+
+/** The plan must only name keys of its own backup under this prefix: the last guard before any DeleteObject. */
+function assertOurs(prefix: string, d: PruneDecision): void {
+  for (const v of [...d.versions, ...d.deleteMarkers]) {
+    const parsed = parseKey(prefix, v.key);
+    if (!parsed || parsed.id !== d.id || parsed.kind !== v.kind) {
+      throw new CopycatError('PRUNE_PLAN_INVALID', `prune plan names ${v.key}, which is not part of backup ${d.id} under ${listPrefix(prefix) || 'the bucket root'}: plan and prefix do not match`);
+    }
+  }
+}
+
+/**
+ * Carries out a plan: backups first, then multipart uploads under the prefix. Every backup is reported (and logged
+ * as prune.keep or prune.delete) with its reason. A dry run makes only read requests. Retentions and upload ages are
+ * judged at plan.now; the server, which enforces retention on its own clock, has the last word (AccessDenied is
+ * reported as "locked (server refused)").
+ */
+export async function executePrune(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  plan: PrunePlan,
+  options: ExecutePruneOptions = {},
+): Promise<PruneReport> {
+  const dryRun = options.dryRun ?? false;
+  const log = options.log ?? silentLogger;
+  const now = plan.now;
+  const errors: string[] = [];
+  for (const d of plan.decisions) assertOurs(prefix, d);
+
+  const deleteVersion = async (v: PlannedVersion): Promise<void> => {
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: v.key, VersionId: v.versionId }));
+  };
+  /** Deletes markers one by one; returns how many went. Failures are recorded, not thrown. */
+  const deleteMarkers = async (id: string, markers: readonly PlannedVersion[]): Promise<number> => {
+    let n = 0;
+    for (const m of markers) {
+      if (dryRun) {
+        n++;
+        continue;
+      }
+      try {
+        await deleteVersion(m);
+        n++;
+      } catch (err) {
+        errors.push(`backup ${id}: deleting delete marker ${m.versionId} of ${m.key} failed: ${describeS3Failure(err)}`);
+      }
+    }
+    return n;
+  };
+
+  const runOne = async (d: PruneDecision): Promise<PruneOutcome> => {
+    const base = { id: d.id, status: d.status, time: d.time };
+    // A kept backup loses only the delete markers that hide nothing that stays.
+    const keep = async (reason: string, lockedUntil: Date | undefined, versionsDeleted = 0): Promise<PruneOutcome> => {
+      const deleteMarkersDeleted = await deleteMarkers(d.id, markersSafeToKeepBackup(d.status, d.deleteMarkers));
+      const outcome: PruneOutcome = { ...base, action: 'kept', reason, lockedUntil, versionsDeleted, deleteMarkersDeleted };
+      log.log('info', 'prune.keep', defined({ id: d.id, status: d.status, reason, lockedUntil: lockedUntil?.toISOString(), versionsDeleted, deleteMarkersDeleted, dryRun }));
+      return outcome;
+    };
+    if (d.action === 'keep') return keep(d.reason, d.lockedUntil);
+
+    // Before deleting anything, ask the server for the retention of every version: the manifest records the data
+    // version's retention when it was written, but a retention can be extended since, and the manifest objects and
+    // older versions have their own. A backup is deleted whole or not at all, as far as the locks can tell.
+    let lockedUntil: Date | undefined;
+    let anyRetention = false;
+    for (const v of d.versions) {
+      const lock = await getVersionRetention(client, bucket, v.key, v.versionId);
+      if (lock.kind === 'retention') {
+        anyRetention = true;
+        if (lock.until.getTime() > now.getTime() && (!lockedUntil || lock.until > lockedUntil)) lockedUntil = lock.until;
+      } else if (lock.kind === 'unknown') {
+        anyRetention = true; // the server will say at DeleteObject
+      }
+    }
+    if (lockedUntil) return keep(`locked until ${lockedUntil.toISOString()}`, lockedUntil);
+
+    const basis = d.versions.length === 0 ? 'only delete markers left' : anyRetention ? 'retention passed' : 'no retention';
+    const counts = (verb: string, versions: number, markers: number): string => {
+      const parts = [versions || !markers ? plural(versions, 'version') : '', markers ? plural(markers, 'delete marker') : ''].filter(Boolean);
+      return `${basis}; ${verb} ${parts.join(' and ')}`;
+    };
+    if (dryRun) {
+      const reason = counts('would delete', d.versions.length, d.deleteMarkers.length);
+      log.log('info', 'prune.delete', defined({ id: d.id, status: d.status, reason, versions: d.versions.length, deleteMarkers: d.deleteMarkers.length, dryRun }));
+      return { ...base, action: 'would-delete', reason, lockedUntil: d.lockedUntil, versionsDeleted: d.versions.length, deleteMarkersDeleted: d.deleteMarkers.length };
+    }
+
+    // The manifest goes first. Should the run die (or the server refuse) between the two deletions, what is left is a
+    // data object without manifest: listed as 'incomplete', never restored as if complete, and removed by a later
+    // prune once older than a day and unlocked. Deleting the data first could instead leave a manifest that names a
+    // vanished version, which looks complete to anything that reads only manifests.
+    let deleted = 0;
+    for (const v of d.versions) {
+      try {
+        await deleteVersion(v);
+        deleted++;
+      } catch (err) {
+        const left = deleted
+          ? `; ${plural(deleted, 'version')} deleted first (manifest first), what is left is an incomplete backup a later prune removes`
+          : '';
+        if (s3ErrorName(err) === 'AccessDenied') return keep(`locked (server refused)${left}`, d.lockedUntil, deleted);
+        errors.push(`backup ${d.id}: deleting version ${v.versionId} of ${v.key} failed: ${describeS3Failure(err)}`);
+        log.log('warn', 'prune.error', defined({ id: d.id, key: v.key, versionId: v.versionId, error: describeS3Failure(err) }));
+        return keep(`failed: ${describeS3Failure(err)}${left}`, d.lockedUntil, deleted);
+      }
+    }
+    const markersDeleted = await deleteMarkers(d.id, d.deleteMarkers);
+    const reason = counts('deleted', deleted, markersDeleted);
+    log.log('info', 'prune.delete', defined({ id: d.id, status: d.status, reason, versions: deleted, deleteMarkers: markersDeleted, dryRun }));
+    return { ...base, action: 'deleted', reason, lockedUntil: d.lockedUntil, versionsDeleted: deleted, deleteMarkersDeleted: markersDeleted };
+  };
+
+  const backups = await mapLimit(plan.decisions, options.concurrency ?? 4, async (d) => {
+    try {
+      return await runOne(d);
+    } catch (err) {
+      // GetObjectRetention failing for other reasons than a lock: report, keep, go on with the others.
+      const why = err instanceof CopycatError ? describeError(err) : describeS3Failure(err);
+      errors.push(`backup ${d.id}: ${why}`);
+      log.log('warn', 'prune.error', defined({ id: d.id, error: why }));
+      const reason = `failed: ${why}`;
+      log.log('info', 'prune.keep', defined({ id: d.id, status: d.status, reason, dryRun }));
+      return { id: d.id, status: d.status, time: d.time, action: 'kept', reason, lockedUntil: d.lockedUntil, versionsDeleted: 0, deleteMarkersDeleted: 0 } satisfies PruneOutcome;
+    }
+  });
+
+  const uploads = await pruneUploads(client, bucket, prefix, now, dryRun, log, errors);
+
+  const report: PruneReport = {
+    bucket,
+    prefix: listPrefix(prefix).replace(/\/$/, ''),
+    dryRun,
+    now,
+    olderThanDays: plan.olderThanDays,
+    keepLast: plan.keepLast,
+    backups,
+    uploads,
+    totals: {
+      backupsDeleted: backups.filter((b) => b.action !== 'kept').length,
+      backupsKept: backups.filter((b) => b.action === 'kept').length,
+      versionsDeleted: backups.reduce((n, b) => n + b.versionsDeleted, 0),
+      deleteMarkersDeleted: backups.reduce((n, b) => n + b.deleteMarkersDeleted, 0),
+      uploadsAborted: uploads.filter((u) => u.action !== 'kept').length,
+    },
+    errors,
+  };
+  log.log(errors.length ? 'warn' : 'info', 'prune.done', { location: describeLocation(bucket, prefix), dryRun, ...report.totals, errors: errors.length });
+  return report;
+}
+
+/** Aborts multipart uploads of backup keys under the prefix started more than a day before `now`. */
+async function pruneUploads(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  now: Date,
+  dryRun: boolean,
+  log: Logger,
+  errors: string[],
+): Promise<UploadOutcome[]> {
+  const out: UploadOutcome[] = [];
+  const base = listPrefix(prefix);
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (;;) {
+    let page;
+    try {
+      page = await client.send(
+        new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: base || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+      );
+    } catch (err) {
+      errors.push(`listing multipart uploads under ${describeLocation(bucket, prefix)} failed: ${describeS3Failure(err)}`);
+      log.log('warn', 'prune.error', defined({ error: describeS3Failure(err) }));
+      return out;
+    }
+    for (const u of page.Uploads ?? []) {
+      if (!u.Key || !u.UploadId) continue;
+      const key = u.Key;
+      const uploadId = u.UploadId;
+      const initiated = u.Initiated ? new Date(u.Initiated) : undefined;
+      const record = (action: UploadOutcome['action'], reason: string): void => {
+        out.push({ key, uploadId, initiated, action, reason });
+        log.log('info', action === 'kept' ? 'prune.keep-upload' : 'prune.abort-upload', defined({ key, uploadId, initiated: initiated?.toISOString(), reason, dryRun }));
+      };
+      if (!parseKey(prefix, key)) {
+        record('kept', 'not a backup key: left alone');
+      } else if (!initiated) {
+        record('kept', 'the server gave no start time');
+      } else if (initiated.getTime() > now.getTime() - INCOMPLETE_GRACE_MS) {
+        record('kept', 'started less than a day ago (may still be running)');
+      } else if (dryRun) {
+        record('would-abort', 'started more than a day ago');
+      } else {
+        try {
+          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+          record('aborted', 'started more than a day ago');
+        } catch (err) {
+          if (s3ErrorName(err) === 'NoSuchUpload' || s3ErrorName(err) === 'NoSuchKey') {
+            // AWS says NoSuchUpload for an upload already gone, radosgw NoSuchKey.
+            record('aborted', 'started more than a day ago (already gone)');
+          } else {
+            errors.push(`aborting multipart upload ${uploadId} of ${key} failed: ${describeS3Failure(err)}`);
+            record('kept', `failed: ${describeS3Failure(err)}`);
+          }
+        }
+      }
+    }
+    if (!page.IsTruncated) break;
+    if (!page.NextKeyMarker && !page.NextUploadIdMarker) break;
+    keyMarker = page.NextKeyMarker;
+    uploadIdMarker = page.NextUploadIdMarker;
+  }
+  return out;
+}
