@@ -1,0 +1,395 @@
+/**
+ * Chunked authenticated encryption (AES-256-GCM in the STREAM construction, as in age's internal/stream):
+ * the stream is cut into fixed-size chunks, each sealed with a nonce made of its counter and a final flag, so
+ * truncation, reordering, duplication and splicing are all detected. docs/FORMAT.md is the specification.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { CopycatError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { TransformStage } from '../stage.js';
+import {
+  DEFAULT_CHUNK_SIZE,
+  FINAL_FLAG,
+  FRAME_SIZE,
+  HEADER_SIZE,
+  LENGTH_MASK,
+  NONCE_SIZE,
+  REORDER_WINDOW,
+  SALT_SIZE,
+  TAG_SIZE,
+  buildHeader,
+  checkChunkSize,
+  checkHeaderPrefix,
+  checkKey,
+  frameWord,
+  keyId,
+  openHeader,
+  payloadKey,
+  writeNonce,
+} from './encryption-format.js';
+
+export { DEFAULT_CHUNK_SIZE, ENCRYPTION_MAGIC, HEADER_SIZE, keyId } from './encryption-format.js';
+
+export interface EncryptOptions {
+  /** 32 raw bytes: the contents of a key file. */
+  readonly key: Buffer;
+  /** Plaintext bytes per chunk, 65536..1048576; default DEFAULT_CHUNK_SIZE (256 KiB). */
+  readonly chunkSize?: number;
+  /**
+   * @internal For test vectors only. Normally every stream gets 32 fresh random bytes; two streams with the same
+   * key and salt reuse nonces, which destroys both confidentiality and integrity.
+   */
+  readonly salt?: Buffer;
+}
+
+export interface DecryptOptions {
+  readonly key: Buffer;
+}
+
+/** Facts `info()` reports after a run. `chunkSize` is undefined when a decryptor never read a valid header. */
+export type EncryptionInfo = {
+  readonly keyId: string;
+  readonly chunkSize: number | undefined;
+  readonly chunks: number;
+};
+
+const CIPHER = 'aes-256-gcm';
+const STREAM_OPTIONS = { highWaterMark: 1 << 20 };
+
+/** Writes waiting to be cut into chunks, kept as they came and copied at most once when taken. */
+class ByteQueue {
+  private parts: Buffer[] = [];
+  length = 0;
+
+  push(part: Buffer): void {
+    if (part.length === 0) return;
+    this.parts.push(part);
+    this.length += part.length;
+  }
+
+  /** Removes the next `n` bytes (n <= length): a view when they lie in one write, else one copy. */
+  take(n: number): Buffer {
+    const first = this.parts[0];
+    if (n === 0 || first === undefined) return Buffer.alloc(0);
+    this.length -= n;
+    if (first.length >= n) {
+      if (first.length === n) this.parts.shift();
+      else this.parts[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    let used = 0;
+    while (filled < n) {
+      const part = this.parts[used]!;
+      const k = Math.min(part.length, n - filled);
+      part.copy(out, filled, 0, k);
+      filled += k;
+      if (k === part.length) used++;
+      else this.parts[used] = part.subarray(k);
+    }
+    this.parts.splice(0, used);
+    return out;
+  }
+
+  /** Removes the next `n` bytes (n <= length) as views of the writes that hold them, copying nothing. */
+  takeParts(n: number): Buffer[] {
+    const taken: Buffer[] = [];
+    let left = n;
+    let used = 0;
+    while (left > 0) {
+      const part = this.parts[used]!;
+      if (part.length <= left) {
+        taken.push(part);
+        left -= part.length;
+        used++;
+      } else {
+        taken.push(part.subarray(0, left));
+        this.parts[used] = part.subarray(left);
+        left = 0;
+      }
+    }
+    this.parts.splice(0, used);
+    this.length -= n;
+    return taken;
+  }
+
+  /** A copy of the first min(n, length) bytes, left in place. */
+  peek(n: number): Buffer {
+    return Buffer.concat(this.parts, Math.min(n, this.length));
+  }
+
+  clear(): void {
+    this.parts = [];
+    this.length = 0;
+  }
+}
+
+/**
+ * Node's cipher is markedly faster fed at most 32 KiB per update() (measured: ~2x against 256 KiB calls), so
+ * chunk data goes through in slices of this size; parts smaller on average than MIN_PART are first joined, so
+ * one-byte writes do not become one native call per byte.
+ */
+const UPDATE_SLICE = 32 * 1024;
+const MIN_PART = 4 * 1024;
+
+/** Runs `parts` (n bytes in all) through `cipher`, returning its output pieces. */
+function runCipher(cipher: { update(data: Buffer): Buffer }, parts: readonly Buffer[], n: number): Buffer[] {
+  const input = parts.length > 1 && n < parts.length * MIN_PART ? [Buffer.concat(parts, n)] : parts;
+  const out: Buffer[] = [];
+  for (const part of input) {
+    for (let at = 0; at < part.length; at += UPDATE_SLICE) out.push(cipher.update(part.subarray(at, at + UPDATE_SLICE)));
+  }
+  return out;
+}
+
+/** Header || frame word: the associated data of every chunk. The frame word is rewritten per chunk. */
+function chunkAad(header: Buffer): Buffer {
+  const aad = Buffer.alloc(HEADER_SIZE + FRAME_SIZE);
+  header.copy(aad, 0);
+  return aad;
+}
+
+class EncryptTransform extends Transform {
+  chunks = 0;
+  private readonly queue = new ByteQueue();
+  private readonly aad: Buffer;
+  private readonly nonce = Buffer.alloc(NONCE_SIZE);
+
+  constructor(private readonly key: Buffer, header: Buffer, private readonly chunkSize: number, private readonly log: Logger) {
+    super(STREAM_OPTIONS);
+    this.aad = chunkAad(header);
+    this.push(header);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.queue.push(chunk);
+    // Hold back up to one full chunk: only the next byte (or the end) tells whether it is the final one.
+    while (this.queue.length > this.chunkSize) this.seal(this.queue.takeParts(this.chunkSize), this.chunkSize, false);
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const n = this.queue.length;
+    this.seal(this.queue.takeParts(n), n, true);
+    this.log.log('debug', 'encrypt.done', { chunks: this.chunks });
+    callback();
+  }
+
+  private seal(plaintext: readonly Buffer[], n: number, final: boolean): void {
+    const frame = frameWord(n, final);
+    this.aad.writeUInt32BE(frame, HEADER_SIZE);
+    const cipher = createCipheriv(CIPHER, this.key, writeNonce(this.nonce, this.chunks, final), { authTagLength: TAG_SIZE });
+    cipher.setAAD(this.aad);
+    const frameBytes = Buffer.allocUnsafe(FRAME_SIZE);
+    frameBytes.writeUInt32BE(frame, 0);
+    const ciphertext = runCipher(cipher, plaintext, n);
+    cipher.final(); // GCM emits nothing here; it computes the tag
+    // Pushed as the cipher produced it: joining into one buffer per chunk measured ~2x slower (large allocations).
+    this.push(frameBytes);
+    for (const piece of ciphertext) this.push(piece);
+    this.push(cipher.getAuthTag());
+    this.chunks++;
+  }
+}
+
+type DecryptState = 'header' | 'frame' | 'body' | 'done';
+
+class DecryptTransform extends Transform {
+  chunks = 0;
+  chunkSize: number | undefined;
+  private state: DecryptState = 'header';
+  private readonly queue = new ByteQueue();
+  private aad: Buffer = Buffer.alloc(0);
+  private payloadKey: Buffer = Buffer.alloc(0);
+  private readonly nonce = Buffer.alloc(NONCE_SIZE);
+  /** Byte offset in the stream of the chunk being read (chunk number `this.chunks`). */
+  private offset = HEADER_SIZE;
+  private frameLength = 0;
+  private final = false;
+  private trailing = 0;
+
+  constructor(private readonly key: Buffer, private readonly log: Logger) {
+    super(STREAM_OPTIONS);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.state === 'done') {
+      this.trailing += chunk.length;
+      return callback();
+    }
+    this.queue.push(chunk);
+    try {
+      this.drain();
+    } catch (err) {
+      return callback(err as Error);
+    }
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.finish();
+    } catch (err) {
+      return callback(err as Error);
+    }
+    this.log.log('debug', 'decrypt.done', { chunks: this.chunks });
+    callback();
+  }
+
+  private drain(): void {
+    for (;;) {
+      switch (this.state) {
+        case 'header': {
+          if (this.queue.length < HEADER_SIZE) return checkHeaderPrefix(this.queue.peek(HEADER_SIZE), false);
+          const header = this.queue.take(HEADER_SIZE);
+          const opened = openHeader(header, this.key);
+          this.aad = chunkAad(header);
+          this.chunkSize = opened.chunkSize;
+          this.payloadKey = opened.payloadKey;
+          this.state = 'frame';
+          break;
+        }
+        case 'frame': {
+          if (this.queue.length < FRAME_SIZE) return;
+          const word = this.queue.take(FRAME_SIZE).readUInt32BE(0);
+          this.final = word >= FINAL_FLAG;
+          this.frameLength = word & LENGTH_MASK;
+          this.checkFrame();
+          this.aad.writeUInt32BE(word, HEADER_SIZE);
+          this.state = 'body';
+          break;
+        }
+        case 'body': {
+          if (this.queue.length < this.frameLength + TAG_SIZE) return;
+          const ciphertext = this.queue.takeParts(this.frameLength);
+          const tag = this.queue.take(TAG_SIZE);
+          const plaintext = this.open(this.chunks, this.final, ciphertext, tag);
+          if (plaintext === undefined) throw this.diagnose(ciphertext, tag);
+          for (const piece of plaintext) this.push(piece);
+          this.chunks++;
+          this.offset += FRAME_SIZE + this.frameLength + TAG_SIZE;
+          if (!this.final) {
+            this.state = 'frame';
+            break;
+          }
+          this.state = 'done';
+          this.trailing += this.queue.length;
+          this.queue.clear();
+          return;
+        }
+        case 'done':
+          return;
+      }
+    }
+  }
+
+  private where(): string {
+    return `chunk ${this.chunks} (byte offset ${this.offset})`;
+  }
+
+  private checkFrame(): void {
+    const size = this.chunkSize!;
+    let problem: string | undefined;
+    if (this.frameLength > size) problem = `claims ${this.frameLength} bytes, more than the chunk size ${size}`;
+    else if (!this.final && this.frameLength !== size) problem = `is not final but holds ${this.frameLength} bytes, not the chunk size ${size}`;
+    else if (this.final && this.frameLength === 0 && this.chunks > 0) problem = 'is an empty final chunk, which only an empty stream has';
+    if (problem !== undefined) {
+      throw new CopycatError('FRAME_INVALID', `${this.where()} ${problem}: the backup is corrupt or was altered, restore from another copy`);
+    }
+  }
+
+  /** The plaintext (in pieces) if the chunk authenticates as chunk `counter` with the given final flag. */
+  private open(counter: number, final: boolean, ciphertext: readonly Buffer[], tag: Buffer): Buffer[] | undefined {
+    const decipher = createDecipheriv(CIPHER, this.payloadKey, writeNonce(this.nonce, counter, final), { authTagLength: TAG_SIZE });
+    decipher.setAAD(this.aad);
+    decipher.setAuthTag(tag);
+    const plaintext = runCipher(decipher, ciphertext, this.frameLength);
+    try {
+      decipher.final();
+    } catch {
+      return undefined;
+    }
+    return plaintext;
+  }
+
+  /** Tells a moved or repeated chunk from a damaged one by trying nearby counters (error path only). */
+  private diagnose(ciphertext: readonly Buffer[], tag: Buffer): CopycatError {
+    const i = this.chunks;
+    const suffix = 'the backup was altered, restore from another copy';
+    for (let d = 1; d <= REORDER_WINDOW; d++) {
+      for (const j of [i - d, i + d]) {
+        if (j < 0) continue;
+        if (this.open(j, this.final, ciphertext, tag) === undefined && this.open(j, !this.final, ciphertext, tag) === undefined) continue;
+        const at = `chunk at position ${i} (byte offset ${this.offset}) is chunk ${j}`;
+        return j < i
+          ? new CopycatError('CHUNK_DUPLICATED', `${at}, which was already read: chunk duplicated — ${suffix}`)
+          : new CopycatError('CHUNK_REORDERED', `${at}: chunks reordered — ${suffix}`);
+      }
+    }
+    return new CopycatError('CHUNK_CORRUPT', `${this.where()} fails authentication: the backup is corrupt or was altered, restore from another copy`);
+  }
+
+  private finish(): void {
+    const incomplete = 'the backup is incomplete, restore from another copy';
+    switch (this.state) {
+      case 'header':
+        return checkHeaderPrefix(this.queue.peek(HEADER_SIZE), true); // always throws: the header never completed
+      case 'frame':
+        if (this.queue.length === 0) {
+          const after = this.chunks === 0 ? 'the header' : `chunk ${this.chunks - 1}`;
+          throw new CopycatError('TRUNCATED', `truncated after ${after}: the final chunk is missing — ${incomplete}`);
+        }
+        throw new CopycatError('TRUNCATED', `truncated inside ${this.where()}: only ${this.queue.length} of its 4 frame bytes — ${incomplete}`);
+      case 'body': {
+        const need = FRAME_SIZE + this.frameLength + TAG_SIZE;
+        const have = FRAME_SIZE + this.queue.length;
+        throw new CopycatError('TRUNCATED', `truncated inside ${this.where()}: ${have} of its ${need} bytes — ${incomplete}`);
+      }
+      case 'done':
+        if (this.trailing > 0) {
+          throw new CopycatError(
+            'TRAILING_DATA',
+            `${this.trailing} byte${this.trailing === 1 ? '' : 's'} of trailing data after the final chunk (chunk ${this.chunks - 1}): the backup was altered or two files were joined, restore from another copy`,
+          );
+        }
+    }
+  }
+}
+
+/** Encrypts a byte stream into the copycat-db v1 format (docs/FORMAT.md). Validates key and chunk size at once. */
+export function encrypt(opts: EncryptOptions): TransformStage {
+  const key = checkKey(opts.key);
+  const chunkSize = checkChunkSize(opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  if (opts.salt !== undefined && opts.salt.length !== SALT_SIZE) throw new RangeError(`salt must be ${SALT_SIZE} bytes`);
+  const salt = opts.salt && Buffer.from(opts.salt);
+  const id = keyId(key);
+  let current: EncryptTransform | undefined;
+  return {
+    name: 'encrypt',
+    create(ctx) {
+      const fileSalt = salt ?? randomBytes(SALT_SIZE);
+      ctx.log.log('debug', 'encrypt.start', { keyId: id, chunkSize });
+      current = new EncryptTransform(payloadKey(key, fileSalt), buildHeader(key, fileSalt, chunkSize), chunkSize, ctx.log);
+      return current;
+    },
+    info: (): EncryptionInfo => ({ keyId: id, chunkSize, chunks: current?.chunks ?? 0 }),
+  };
+}
+
+/** Decrypts and verifies a copycat-db v1 stream; every failure is a CopycatError with its own code. */
+export function decrypt(opts: DecryptOptions): TransformStage {
+  const key = checkKey(opts.key);
+  const id = keyId(key);
+  let current: DecryptTransform | undefined;
+  return {
+    name: 'decrypt',
+    create(ctx) {
+      ctx.log.log('debug', 'decrypt.start', { keyId: id });
+      current = new DecryptTransform(key, ctx.log);
+      return current;
+    },
+    info: (): EncryptionInfo => ({ keyId: id, chunkSize: current?.chunkSize, chunks: current?.chunks ?? 0 }),
+  };
+}
