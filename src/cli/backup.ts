@@ -1,49 +1,74 @@
 import { Option, type Command } from 'commander';
-import { backupTransforms } from '../chain.js';
-import { CopycatError } from '../errors.js';
+import { backupTransforms, type ChainOptions } from '../chain.js';
 import { parseLocation } from '../location.js';
 import { pipeline } from '../pipeline.js';
+import { backupToS3 } from '../s3/backup.js';
 import { fileSink } from '../sinks/file.js';
 import { stdoutSink } from '../sinks/stdout.js';
 import { pgDump } from '../sources/pg-dump.js';
-import type { SinkStage } from '../stage.js';
-import { action } from './run.js';
+import type { SinkStage, SourceStage } from '../stage.js';
+import { pruneBackups } from './prune.js';
+import { action, type ActionContext } from './run.js';
+import { addPruneOptions, addS3ConnectionOptions, addS3UploadOptions, s3ClientFromFlags, type PruneFlags, type S3ConnectionFlags, type S3UploadFlags } from './s3-options.js';
 import { addChainOptions, chainOptions, integer, type ChainFlags } from './shared.js';
 import { summarize } from './summary.js';
 
-interface BackupFlags extends ChainFlags {
+interface BackupFlags extends ChainFlags, S3ConnectionFlags, S3UploadFlags, PruneFlags {
   to: string;
   database?: string;
   format: 'custom' | 'plain';
+  prune: boolean;
 }
 
 export function backupCommand(program: Command): void {
   const command = program
     .command('backup')
     .description('dump a database with pg_dump and stream it through compression and encryption to a destination')
-    .requiredOption('--to <location>', 'file:PATH, or - for standard output')
+    .requiredOption('--to <location>', 's3://BUCKET/PREFIX, file:PATH, or - for standard output')
     .addOption(new Option('-d, --database <name>', 'database to dump (libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD apply)').env('PGDATABASE'))
     .addOption(new Option('--format <format>', 'pg_dump archive format').choices(['custom', 'plain']).default('custom'))
     .option('--level <n>', 'zstd level (1-19)', integer('--level', 1, 19), 3)
-    .option('--workers <n>', 'zstd worker threads (0 = compress on the main thread)', integer('--workers', 0, 64), 0);
-  addChainOptions(command).action(action(async (ctx, flags: BackupFlags) => {
+    .option('--workers <n>', 'zstd worker threads (0 = compress on the main thread)', integer('--workers', 0, 64), 0)
+    .option('--no-prune', 'S3: do not prune expired backups after a successful backup');
+  for (const add of [addChainOptions, addS3ConnectionOptions, addS3UploadOptions, addPruneOptions]) add(command);
+  command.action(action(async (ctx, flags: BackupFlags) => {
     const chain = await chainOptions(flags);
-    const sink = backupSink(flags.to);
     const source = pgDump({ database: flags.database, format: flags.format });
     ctx.log.log('info', 'backup.start', { database: flags.database, to: flags.to, compression: flags.compression, encrypted: !!chain.key });
-    const stats = await pipeline(source).through(...backupTransforms(chain)).to(sink).run(ctx);
-    ctx.log.log('info', 'backup.done', summarize(stats, 'backup'));
+    await backup(ctx, flags, source, chain);
   }));
 }
 
-function backupSink(to: string): SinkStage {
-  const location = parseLocation(to);
-  switch (location.kind) {
-    case 'file':
-      return fileSink(location.path);
-    case 'stdio':
-      return stdoutSink();
-    case 's3':
-      throw new CopycatError('LOCATION_UNSUPPORTED', 's3:// destinations are not available in this build: use file:PATH');
+async function backup(ctx: ActionContext, flags: BackupFlags, source: SourceStage, chain: ChainOptions): Promise<void> {
+  const location = parseLocation(flags.to);
+  if (location.kind !== 's3') {
+    const sink: SinkStage = location.kind === 'file' ? fileSink(location.path) : stdoutSink();
+    const stats = await pipeline(source).through(...backupTransforms(chain)).to(sink).run(ctx);
+    ctx.log.log('info', 'backup.done', summarize(stats, 'backup'));
+    return;
   }
+  const client = s3ClientFromFlags(flags);
+  const { manifest, stats } = await backupToS3({
+    client,
+    bucket: location.bucket,
+    prefix: location.prefix,
+    source,
+    sourceKind: 'pg_dump',
+    chain,
+    retention: { mode: flags.lockMode, days: flags.retainDays },
+    allowUnlocked: flags.allowUnlocked,
+    expectedSize: flags.expectedSize,
+    maxParts: flags.maxParts,
+    partSize: flags.partSize,
+    concurrency: flags.concurrency,
+    checksum: flags.checksum,
+  }, ctx);
+  ctx.log.log('info', 'backup.done', {
+    id: manifest.id,
+    key: manifest.object.key,
+    version: manifest.object.versionId,
+    locked_until: manifest.object.retention?.retainUntil ?? 'not locked',
+    ...summarize(stats, 'backup'),
+  });
+  if (flags.prune) await pruneBackups(ctx, client, location.bucket, location.prefix, flags, false);
 }

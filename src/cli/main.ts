@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { backupCommand } from './backup.js';
 import { keygenCommand } from './keygen.js';
+import { listCommand } from './list.js';
+import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -14,6 +16,8 @@ export async function main(argv: string[]): Promise<void> {
     .exitOverride();
   backupCommand(program);
   restoreCommand(program);
+  listCommand(program);
+  pruneCommand(program);
   keygenCommand(program);
   try {
     await program.parseAsync(argv);

@@ -32,7 +32,7 @@ export function createS3Client(settings: S3Settings): S3Client {
     settings.secretAccessKey ? undefined : 'AWS_SECRET_ACCESS_KEY',
   ].filter(Boolean);
   if (missing.length) {
-    throw new CopycatError('S3_CREDENTIALS_MISSING', `S3 credentials missing: set ${missing.join(' and ')} (or pass --s3-access-key/--s3-secret-key)`);
+    throw new CopycatError('S3_CREDENTIALS_MISSING', `S3 credentials missing: set ${missing.join(' and ')} in the environment (never on the command line, where other users could read them)`);
   }
   return new S3Client({
     endpoint: settings.endpoint,

@@ -1,4 +1,8 @@
+import { createHash } from 'node:crypto';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CopycatError } from '../errors.js';
+import { describeS3Error } from './abort.js';
+import { lockVersion, type RetentionTarget } from './retention.js';
 import type { DumpFormat } from '../sources/pg-dump.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -35,4 +39,33 @@ export function parseManifest(text: string, where: string): Manifest {
     throw new CopycatError('MANIFEST_INVALID', `${where} is not a copycat-db manifest of format ${MANIFEST_FORMAT_VERSION}: it was not written by this version, or is damaged`);
   }
   return value as Manifest;
+}
+
+/**
+ * Stores the manifest beside its data object, locked until the same instant, and confirms that lock: a manifest
+ * that could be deleted would let someone hide a backup from restore.
+ */
+export async function writeManifest(
+  client: S3Client, bucket: string, key: string, manifest: Manifest, retention: RetentionTarget | null,
+): Promise<{ versionId: string | undefined }> {
+  const body = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
+  let versionId: string | undefined;
+  try {
+    const put = await client.send(new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      ContentType: 'application/json',
+      ContentMD5: createHash('md5').update(body).digest('base64'),
+      ...(retention ? { ObjectLockMode: retention.mode, ObjectLockRetainUntilDate: retention.retainUntil } : {}),
+    }));
+    versionId = put.VersionId;
+  } catch (err) {
+    throw new CopycatError('S3_WRITE_FAILED', `cannot write the manifest s3://${bucket}/${key}: ${describeS3Error(err)} — the backup stays incomplete`, { cause: err });
+  }
+  if (retention) {
+    if (!versionId) throw new CopycatError('S3_LOCK_UNCONFIRMED', `the server returned no version for s3://${bucket}/${key}: is versioning enabled on the bucket?`);
+    await lockVersion(client, bucket, key, versionId, retention);
+  }
+  return { versionId };
 }

@@ -15,12 +15,16 @@ const algorithms: Record<string, Compression> = {
 export const COMPRESSION_NAMES = ['zstd', 'none'] as const;
 export type CompressionName = (typeof COMPRESSION_NAMES)[number];
 
-/** `none` means no stage at all, not a pass-through, so it costs nothing. */
-export function compressionByName(name: string): Compression | undefined {
-  if (name === 'none') return undefined;
-  const found = algorithms[name];
-  if (!found) {
+/** Checks a name from a flag or a manifest. */
+export function compressionName(name: string): CompressionName {
+  if (!(COMPRESSION_NAMES as readonly string[]).includes(name)) {
     throw new CopycatError('OPTION_INVALID', `unknown compression "${name}": use one of ${COMPRESSION_NAMES.join(', ')}`);
   }
-  return found;
+  return name as CompressionName;
+}
+
+/** `none` means no stage at all, not a pass-through, so it costs nothing. */
+export function compressionByName(name: string): Compression | undefined {
+  const checked = compressionName(name);
+  return checked === 'none' ? undefined : algorithms[checked];
 }

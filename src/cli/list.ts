@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { listBackups, type BackupEntry } from '../s3/catalog.js';
+import { formatBytes } from '../s3/part-plan.js';
+import { s3Location } from './prune.js';
+import { action } from './run.js';
+import { addS3ConnectionOptions, s3ClientFromFlags, type S3ConnectionFlags } from './s3-options.js';
+
+interface ListFlags extends S3ConnectionFlags {
+  from: string;
+  json?: boolean;
+}
+
+export function listCommand(program: Command): void {
+  const command = program
+    .command('list')
+    .description('list the backups under an S3 prefix, oldest first, with their status and lock')
+    .requiredOption('--from <location>', 's3://BUCKET/PREFIX')
+    .option('--json', 'one JSON array, for scripts');
+  addS3ConnectionOptions(command).action(action(async (_ctx, flags: ListFlags) => {
+    const { bucket, prefix } = s3Location(flags.from);
+    const entries = await listBackups(s3ClientFromFlags(flags), bucket, prefix);
+    process.stdout.write(flags.json ? JSON.stringify(entries.map(row)) + '\n' : table(entries.map(row)));
+  }));
+}
+
+function row(entry: BackupEntry) {
+  return {
+    id: entry.id,
+    time: entry.time.toISOString(),
+    size: entry.size ?? null,
+    ratio: entry.compressionRatio === undefined ? null : Number(entry.compressionRatio.toFixed(2)),
+    lockedUntil: entry.lockedUntil?.toISOString() ?? null,
+    status: entry.status,
+    ...(entry.problem ? { problem: entry.problem } : {}),
+  };
+}
+
+function table(rows: ReturnType<typeof row>[]): string {
+  if (rows.length === 0) return 'no backups\n';
+  const cells = [['ID', 'TIME', 'SIZE', 'RATIO', 'LOCKED UNTIL', 'STATUS'],
+    ...rows.map((r) => [r.id, r.time.replace(/\.\d+Z$/, 'Z'), r.size === null ? '-' : formatBytes(r.size),
+      r.ratio === null ? '-' : `${r.ratio}`, r.lockedUntil?.replace(/\.\d+Z$/, 'Z') ?? '-', r.problem ? `${r.status} (${r.problem})` : r.status])];
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}

@@ -1,0 +1,42 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Command } from 'commander';
+import { CopycatError } from '../errors.js';
+import { parseLocation } from '../location.js';
+import { listBackups } from '../s3/catalog.js';
+import { executePrune, planPrune } from '../s3/prune.js';
+import { action, type ActionContext } from './run.js';
+import { addPruneOptions, addS3ConnectionOptions, s3ClientFromFlags, type PruneFlags, type S3ConnectionFlags } from './s3-options.js';
+
+interface PruneCommandFlags extends S3ConnectionFlags, PruneFlags {
+  from: string;
+  dryRun?: boolean;
+}
+
+export function pruneCommand(program: Command): void {
+  const command = program
+    .command('prune')
+    .description('delete the versions of backups past their retention, keeping the newest complete ones')
+    .requiredOption('--from <location>', 's3://BUCKET/PREFIX')
+    .option('--dry-run', 'print the plan; delete nothing');
+  addS3ConnectionOptions(command);
+  addPruneOptions(command);
+  command.action(action(async (ctx, flags: PruneCommandFlags) => {
+    const { bucket, prefix } = s3Location(flags.from);
+    await pruneBackups(ctx, s3ClientFromFlags(flags), bucket, prefix, flags, !!flags.dryRun);
+  }));
+}
+
+/** Prunes and logs one line per decision; a prune that could not delete something it should have fails. */
+export async function pruneBackups(ctx: ActionContext, client: S3Client, bucket: string, prefix: string, flags: PruneFlags, dryRun: boolean): Promise<void> {
+  const plan = planPrune(await listBackups(client, bucket, prefix), { olderThanDays: flags.olderThan, keepLast: flags.keepLast });
+  const report = await executePrune(client, bucket, prefix, plan, { dryRun, log: ctx.log });
+  if (report.errors.length) {
+    throw new CopycatError('PRUNE_FAILED', `prune of s3://${bucket}/${prefix} failed for ${report.errors.length} item(s): ${report.errors[0]}`);
+  }
+}
+
+export function s3Location(text: string): { bucket: string; prefix: string } {
+  const location = parseLocation(text);
+  if (location.kind !== 's3') throw new CopycatError('LOCATION_INVALID', `${text} is not an S3 location: use s3://BUCKET/PREFIX`);
+  return location;
+}

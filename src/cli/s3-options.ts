@@ -1,0 +1,84 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createS3Client, s3SettingsFromEnv } from '../s3/client.js';
+import type { RetentionMode } from '../s3/retention.js';
+import type { S3Checksum } from '../sinks/s3.js';
+import { integer } from './shared.js';
+
+/** Options of every command that talks to S3. Credentials come only from the environment, never from flags. */
+export function addS3ConnectionOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--s3-endpoint <url>', 'S3 endpoint for non-AWS providers (Scaleway, MinIO, radosgw)').env('AWS_ENDPOINT_URL_S3'))
+    .addOption(new Option('--s3-region <region>', 'S3 region').env('AWS_REGION'));
+}
+
+export interface S3ConnectionFlags {
+  s3Endpoint?: string;
+  s3Region?: string;
+}
+
+export function s3ClientFromFlags(flags: S3ConnectionFlags): S3Client {
+  return createS3Client(s3SettingsFromEnv(process.env, { endpoint: flags.s3Endpoint, region: flags.s3Region }));
+}
+
+/** Options of a backup written to S3. */
+export function addS3UploadOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--retain-days <days>', 'Object Lock retention of each backup, in days (fractions allowed)').argParser(positiveNumber('--retain-days')).default(30))
+    .addOption(new Option('--lock-mode <mode>', 'Object Lock mode').choices(['COMPLIANCE', 'GOVERNANCE']).default('COMPLIANCE'))
+    .option('--allow-unlocked', 'accept a bucket without versioning or Object Lock (logged loudly; backups can then be deleted)')
+    .addOption(new Option('--checksum <kind>', 'integrity checksum on every uploaded part: md5 (validated by AWS, Scaleway, radosgw) or crc32').choices(['md5', 'crc32']).default('md5'))
+    .option('--max-parts <n>', "the provider's multipart part limit (AWS 10000, Scaleway 1000)", integer('--max-parts', 1, 10_000), 10_000)
+    .option('--part-size <size>', 'multipart part size, e.g. 64MiB (default: planned from the expected size)', size('--part-size'))
+    .option('--expected-size <size>', 'expected stored size, e.g. 200GiB (default: the database size)', size('--expected-size'))
+    .option('--concurrency <n>', 'parts uploaded at once; memory is part size × (concurrency + 1)', integer('--concurrency', 1, 64), 4);
+}
+
+export interface S3UploadFlags {
+  retainDays: number;
+  lockMode: RetentionMode;
+  allowUnlocked?: boolean;
+  checksum: S3Checksum;
+  maxParts: number;
+  partSize?: number;
+  expectedSize?: number;
+  concurrency: number;
+}
+
+/** Options of commands that prune (backup after success, and prune itself). */
+export function addPruneOptions(command: Command): Command {
+  return command
+    .option('--older-than <days>', 'prune backups older than this many days whose retention has passed', positiveNumber('--older-than'), 30)
+    .option('--keep-last <n>', 'never prune the newest N complete backups, whatever their age', integer('--keep-last', 1, 100_000), 3);
+}
+
+export interface PruneFlags {
+  olderThan: number;
+  keepLast: number;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12,
+  kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** Sizes as people write them: 512MiB, 20GiB, 1.5TB, or plain bytes. */
+export function parseSize(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = match && UNITS[match[2]!.toLowerCase()];
+  return match && unit ? Math.round(Number(match[1]) * unit) : undefined;
+}
+
+function size(name: string): (value: string) => number {
+  return (value) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined || bytes <= 0) throw new InvalidArgumentError(`${name} takes a size like 64MiB, 20GiB or a number of bytes`);
+    return bytes;
+  };
+}
+
+function positiveNumber(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} takes a positive number`);
+    return n;
+  };
+}

@@ -1,0 +1,106 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { readFileSync } from 'node:fs';
+import { backupTransforms, type ChainOptions } from '../chain.js';
+import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
+import { s3Sink, type S3Checksum } from '../sinks/s3.js';
+import type { SourceStage } from '../stage.js';
+import { sha256 } from '../transforms/sha256.js';
+import { keyId } from '../transforms/encryption-format.js';
+import { dataKey, manifestKey, newBackupId } from './layout.js';
+import { MANIFEST_FORMAT_VERSION, writeManifest, type Manifest } from './manifest.js';
+import { preflight } from './preflight.js';
+import type { RetentionPolicy } from './retention.js';
+
+export const TOOL_VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface S3BackupOptions {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly source: SourceStage;
+  /** What the manifest says the source was: `pg_dump`, `scaleway-rdb`, … */
+  readonly sourceKind: string;
+  readonly chain: ChainOptions;
+  /** Applied when the bucket has Object Lock; a bucket without it is refused unless allowUnlocked. */
+  readonly retention: RetentionPolicy;
+  readonly allowUnlocked?: boolean;
+  /** Overrides the source's own estimate for part planning. */
+  readonly expectedSize?: number;
+  readonly maxParts?: number;
+  readonly partSize?: number;
+  readonly concurrency?: number;
+  readonly checksum?: S3Checksum;
+}
+
+export interface S3BackupResult {
+  readonly manifest: Manifest;
+  readonly stats: RunStats;
+  /** Set when the bucket is not locked and allowUnlocked accepted it. */
+  readonly warning?: string;
+}
+
+/**
+ * One backup into a locked bucket: preflight before any dump starts, stream source → plaintext digest → compress →
+ * encrypt → stored digest → multipart upload with a verified lock, and only then the manifest that makes it complete.
+ */
+export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): Promise<S3BackupResult> {
+  const check = await preflight(opts.client, opts.bucket, { allowUnlocked: opts.allowUnlocked });
+  if (check.warning) run.log?.log('warn', 's3.unlocked', { bucket: opts.bucket, warning: check.warning });
+  const startedAt = new Date();
+  const id = newBackupId(startedAt);
+  const key = dataKey(opts.prefix, id);
+  const sourceEstimate = await opts.source.expectedSize?.();
+  const sink = s3Sink({
+    client: opts.client,
+    bucket: opts.bucket,
+    key,
+    expectedSize: opts.expectedSize ?? sourceEstimate,
+    maxParts: opts.maxParts,
+    partSize: opts.partSize,
+    concurrency: opts.concurrency,
+    retention: check.objectLock ? opts.retention : null,
+    allowUnlocked: opts.allowUnlocked,
+    checksum: opts.checksum,
+  });
+  const plaintext = sha256({ label: 'plaintext' });
+  const stored = sha256({ label: 'stored' });
+  const transforms = backupTransforms(opts.chain);
+  const stats = await pipeline(opts.source).through(plaintext, ...transforms, stored).to(sink).run(run);
+  const object = sink.result()!;
+  const sourceInfo = stats.stages[0]!.info ?? {};
+  const compressed = stats.stages.find((s) => s.name === 'zstd-compress');
+  const manifest: Manifest = {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    toolVersion: TOOL_VERSION,
+    id,
+    source: {
+      kind: opts.sourceKind,
+      ...(typeof sourceInfo.database === 'string' ? { database: sourceInfo.database } : {}),
+      ...(typeof sourceInfo.databaseName === 'string' ? { database: sourceInfo.databaseName } : {}),
+      ...(typeof sourceInfo.serverVersion === 'string' ? { serverVersion: sourceInfo.serverVersion } : {}),
+    },
+    dumpFormat: dumpFormatOf(sourceInfo),
+    sizes: {
+      plaintext: stats.bytesRead,
+      stored: object.size,
+      ...(compressed?.bytesOut !== undefined ? { compressed: compressed.bytesOut } : {}),
+    },
+    sha256: { plaintext: plaintext.digest()!, stored: stored.digest()! },
+    compression: { algorithm: opts.chain.compression, ...(opts.chain.compression !== 'none' ? { level: opts.chain.level ?? 3 } : {}) },
+    encryption: opts.chain.key
+      ? { algorithm: 'aes-256-gcm-stream-v1', keyId: keyId(opts.chain.key), chunkSize: Number(stats.stages.find((s) => s.name === 'encrypt')?.info?.chunkSize) }
+      : null,
+    object: { bucket: opts.bucket, key, versionId: object.versionId ?? 'null', retention: object.retention },
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+  // The manifest is locked until the same instant as the data object, as the server reported it.
+  const lock = object.retention ? { mode: object.retention.mode, retainUntil: new Date(object.retention.retainUntil) } : null;
+  await writeManifest(opts.client, opts.bucket, manifestKey(opts.prefix, id), manifest, lock);
+  return { manifest, stats, ...(check.warning ? { warning: check.warning } : {}) };
+}
+
+function dumpFormatOf(info: Record<string, unknown>): Manifest['dumpFormat'] {
+  const format = info.format ?? info.archiveFormat;
+  return format === 'custom' || format === 'plain' ? format : 'unknown';
+}
