@@ -10,7 +10,9 @@ export interface StageContext {
 
 /**
  * A stage is a recipe, not a stream: `create` is called once per run, so a pipeline description can be
- * built, inspected and run without opening files or spawning processes up front.
+ * built, inspected and run without opening files or spawning processes up front. Stages are created in order,
+ * source first, so a later stage may use what an earlier one learned while starting (a sink sizing its upload
+ * parts from the source's expected size).
  */
 export interface Stage<S> {
   readonly name: string;

@@ -97,7 +97,7 @@ test('a bucket without Object Lock is refused before anything is dumped', async 
   assert.equal(r.code, 1);
   assert.match(r.stderr, /Object Lock/);
   assert.match(r.stderr, /--allow-unlocked/);
-  assert.doesNotMatch(r.stderr, /pg_dump/);
+  assert.doesNotMatch(r.stderr, /pg_dump exited|does not exist/);
   assert.deepEqual(await bucketVersions(s3.client, bucket), []);
 });
 

@@ -60,12 +60,14 @@ function scwSource(over: Partial<ScalewayRdbOptions> = {}) {
 test('scw-export → zstd → encrypt → locked S3, and back into PostgreSQL: identical data', async () => {
   const bucket = await s3.createBucket({ objectLock: true });
   emu.faults.resetDownloadAfter(dump.length >> 1, 1);
-  const { manifest } = await backupToS3({
+  const { manifest, stats } = await backupToS3({
     client: s3.client, bucket, prefix: 'scw', source: scwSource(), sourceKind: 'scaleway-scw-export',
     chain: { compression: 'zstd', level: 3, key }, retention: { mode: 'COMPLIANCE', days: 0.0002 },
   });
   assert.equal(manifest.sha256.plaintext, createHash('sha256').update(dump).digest('hex'), 'the resumed download is byte-identical');
   assert.equal(manifest.dumpFormat, 'custom', 'the archive format was sniffed');
+  // Without the backup's size (known only after the export) the plan would use its 16 MiB default part.
+  assert.equal(stats.stages.at(-1)!.info!.partSize, 5 << 20, 'the upload was planned from the Scaleway backup size');
   assert.equal(manifest.source.database, 'app');
   assert.ok(emu.requests.some((r) => r.range), 'the reset download resumed with a Range request');
   const [entry] = await listBackups(s3.client, bucket, 'scw');

@@ -30,6 +30,11 @@ export interface S3BackupOptions {
   readonly partSize?: number;
   readonly concurrency?: number;
   readonly checksum?: S3Checksum;
+  /**
+   * The manifest's table list (names and exact rows), asked for right after the data object is stored, e.g.
+   * pgDumpWithCensus(...).tables. Undefined records no list; a rejection fails the backup before its manifest.
+   */
+  readonly tables?: () => Promise<Manifest['tables'] | undefined>;
 }
 
 export interface S3BackupResult {
@@ -49,12 +54,12 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
   const startedAt = new Date();
   const id = newBackupId(startedAt);
   const key = dataKey(opts.prefix, id);
-  const sourceEstimate = await opts.source.expectedSize?.();
   const sink = s3Sink({
     client: opts.client,
     bucket: opts.bucket,
     key,
-    expectedSize: opts.expectedSize ?? sourceEstimate,
+    expectedSize: opts.expectedSize,
+    estimate: async () => opts.source.expectedSize?.(),
     maxParts: opts.maxParts,
     partSize: opts.partSize,
     concurrency: opts.concurrency,
@@ -66,6 +71,7 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
   const stored = sha256({ label: 'stored' });
   const transforms = backupTransforms(opts.chain);
   const stats = await pipeline(opts.source).through(plaintext, ...transforms, stored).to(sink).run(run);
+  const tables = await opts.tables?.();
   const object = sink.result()!;
   const sourceInfo = stats.stages[0]!.info ?? {};
   const compressed = stats.stages.find((s) => s.name === 'zstd-compress');
@@ -91,6 +97,7 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
       ? { algorithm: 'aes-256-gcm-stream-v1', keyId: keyId(opts.chain.key), chunkSize: Number(stats.stages.find((s) => s.name === 'encrypt')?.info?.chunkSize) }
       : null,
     object: { bucket: opts.bucket, key, versionId: object.versionId ?? 'null', retention: object.retention },
+    ...(tables ? { tables } : {}),
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
   };

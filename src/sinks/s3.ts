@@ -39,6 +39,11 @@ export interface S3SinkOptions {
   readonly key: string;
   /** Bytes expected, if known: sizes the parts so that the stream fits in maxParts with a 1.5× margin. */
   readonly expectedSize?: number;
+  /**
+   * Asked when the run starts, if expectedSize is not given: stages are created source first, so this can
+   * return what the source learned while starting (a Scaleway export's size is known only after hours of waiting).
+   */
+  readonly estimate?: () => Promise<number | undefined>;
   /** The provider's part limit: 10,000 (default, AWS, radosgw), Scaleway 1,000. */
   readonly maxParts?: number;
   /** Overrides the planned part size (at least 5 MiB). */
@@ -86,30 +91,38 @@ const CONTENT_TYPE = 'application/octet-stream';
  * CreateMultipartUpload). Any failure, abort or overflow before that aborts the multipart upload, so nothing that
  * looks like a backup is left. A stream smaller than one part is written with a single PutObject.
  *
- * The part plan is made here, before the run, so a bad --part-size fails before any dump starts.
+ * The part plan is made here, before the run, so a bad --part-size fails before any dump starts; an `estimate`
+ * refines it when the run starts.
  */
 export function s3Sink(opts: S3SinkOptions): S3SinkStage {
   if (opts.retention === null && !opts.allowUnlocked) {
     throw new CopycatError('S3_RETENTION_REQUIRED',
-      `no retention was given for s3://${opts.bucket}/${opts.key}: pass --retention-days (and --retention-mode), or --allow-unlocked to write an unlocked backup`);
+      `no retention was given for s3://${opts.bucket}/${opts.key}: pass --retain-days (and --lock-mode), or --allow-unlocked to write an unlocked backup`);
   }
   if (opts.retention) retentionTarget(opts.retention); // validates days
   const checksum = opts.checksum ?? 'md5';
   if (checksum !== 'md5' && checksum !== 'crc32') {
     throw new CopycatError('S3_OPTIONS_INVALID', `checksum ${String(checksum)} is not supported: use md5 or crc32`);
   }
-  const plan = planParts({
-    ...(opts.expectedSize !== undefined ? { expectedSize: opts.expectedSize } : {}),
+  const planFor = (expectedSize: number | undefined) => planParts({
+    ...(expectedSize !== undefined ? { expectedSize } : {}),
     ...(opts.maxParts !== undefined ? { maxParts: opts.maxParts } : {}),
     ...(opts.partSize !== undefined ? { partSize: opts.partSize } : {}),
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
   });
+  let plan = planFor(opts.expectedSize);
   let result: S3SinkResult | undefined;
   return {
     name: 's3',
-    plan,
-    create(ctx: StageContext) {
+    get plan() {
+      return plan;
+    },
+    async create(ctx: StageContext) {
       result = undefined;
+      if (opts.expectedSize === undefined && opts.estimate) {
+        const estimate = await opts.estimate();
+        if (estimate !== undefined) plan = planFor(estimate);
+      }
       const target = opts.retention ? retentionTarget(opts.retention) : undefined;
       return new S3ObjectWriter({ ...opts, checksum }, plan, target, ctx.log, (r) => { result = r; });
     },
