@@ -1,12 +1,13 @@
 import {
   GetObjectCommand,
-  GetObjectRetentionCommand,
   ListObjectVersionsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { CopycatError, describeError } from '../errors.js';
+import { describeS3Error, s3ErrorName } from './errors.js';
 import { isBackupId, listPrefix, parseKey } from './layout.js';
 import { parseManifest, type Manifest } from './manifest.js';
+import { readRetention } from './retention.js';
 
 /**
  * What a listing knows about one backup id:
@@ -103,29 +104,7 @@ export function backupTime(id: string): Date {
   return new Date(Date.UTC(y, mo - 1, d, h, mi, s));
 }
 
-/** The error's S3 code (the SDK's name; radosgw often sends no <Message>, so match on names, never on text). */
-export function s3ErrorName(err: unknown): string | undefined {
-  if (!err || typeof err !== 'object') return undefined;
-  const e = err as { name?: unknown; Code?: unknown; code?: unknown };
-  for (const v of [e.Code, e.code, e.name]) {
-    if (typeof v === 'string' && v && v !== 'Error' && v !== 'UnknownError') return v;
-  }
-  return undefined;
-}
-
-/** "AccessDenied (HTTP 403): …" rather than the SDK's bare "UnknownError" for radosgw's message-less errors. */
-export function describeS3Failure(err: unknown): string {
-  const name = s3ErrorName(err);
-  const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-  const message = describeError(err);
-  const head = [name, status !== undefined ? `(HTTP ${status})` : undefined].filter(Boolean).join(' ');
-  if (!head) return message;
-  return message && message !== 'UnknownError' && message !== name ? `${head}: ${message}` : head;
-}
-
 const NOT_FOUND = new Set(['NoSuchKey', 'NoSuchVersion', 'NotFound']);
-/** The object version carries no retention (AWS: NoSuchObjectLockConfiguration; radosgw 16: ObjectLockConfigurationNotFoundError). */
-const NO_RETENTION = new Set(['NoSuchObjectLockConfiguration', 'ObjectLockConfigurationNotFoundError']);
 
 /**
  * Retention of one object version, asked of the server. A bucket without Object Lock answers InvalidRequest: no
@@ -133,19 +112,16 @@ const NO_RETENTION = new Set(['NoSuchObjectLockConfiguration', 'ObjectLockConfig
  */
 export async function getVersionRetention(client: S3Client, bucket: string, key: string, versionId: string): Promise<BackupLock> {
   try {
-    const res = await client.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
-    const until = res.Retention?.RetainUntilDate;
-    if (!until) return { kind: 'none', source: 'server' };
-    return { kind: 'retention', mode: res.Retention?.Mode === 'GOVERNANCE' ? 'GOVERNANCE' : 'COMPLIANCE', until: new Date(until), source: 'server' };
+    const found = await readRetention(client, bucket, key, versionId);
+    return found ? { kind: 'retention', mode: found.mode, until: found.retainUntil, source: 'server' } : { kind: 'none', source: 'server' };
   } catch (err) {
     const name = s3ErrorName(err);
-    if (name && NO_RETENTION.has(name)) return { kind: 'none', source: 'server' };
     if (name === 'InvalidRequest') return { kind: 'none', source: 'server' };
     if (name === 'AccessDenied') return { kind: 'unknown', reason: 'the server refused GetObjectRetention (AccessDenied)' };
     if (name && NOT_FOUND.has(name)) return { kind: 'unknown', reason: 'the version is gone' };
     throw new CopycatError(
       'S3_REQUEST_FAILED',
-      `GetObjectRetention on s3://${bucket}/${key} version ${versionId} failed: ${describeS3Failure(err)}`,
+      `GetObjectRetention on s3://${bucket}/${key} version ${versionId} failed: ${describeS3Error(err)}`,
       { cause: err },
     );
   }
@@ -195,7 +171,7 @@ async function listVersions(
         }),
       );
     } catch (err) {
-      throw new CopycatError('S3_LIST_FAILED', `cannot list ${describeLocation(bucket, prefix)}: ${describeS3Failure(err)}`, { cause: err });
+      throw new CopycatError('S3_LIST_FAILED', `cannot list ${describeLocation(bucket, prefix)}: ${describeS3Error(err)}`, { cause: err });
     }
     const add = (key: string | undefined, versionId: string | undefined, deleteMarker: boolean, latest: boolean | undefined, lastModified: Date | undefined, size: number | undefined): void => {
       if (!key) return;
@@ -246,7 +222,7 @@ async function readManifest(client: S3Client, bucket: string, v: ObjectVersion):
     if (name && NOT_FOUND.has(name)) return { problem: `manifest version ${v.versionId} vanished while listing` };
     // Anything else (network, permissions) is not evidence about the backup: fail rather than call it incomplete,
     // since prune would act on that verdict.
-    throw new CopycatError('S3_READ_FAILED', `cannot read manifest s3://${bucket}/${v.key} version ${v.versionId}: ${describeS3Failure(err)}`, { cause: err });
+    throw new CopycatError('S3_READ_FAILED', `cannot read manifest s3://${bucket}/${v.key} version ${v.versionId}: ${describeS3Error(err)}`, { cause: err });
   }
   try {
     return { manifest: parseManifest(text, `s3://${bucket}/${v.key}`) };

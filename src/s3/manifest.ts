@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CopycatError } from '../errors.js';
-import { describeS3Error } from './abort.js';
+import { describeS3Error } from './errors.js';
 import { lockVersion, type RetentionTarget } from './retention.js';
 import type { DumpFormat } from '../sources/pg-dump.js';
 

@@ -5,7 +5,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { CopycatError } from '../errors.js';
-import { describeS3Error, httpStatus, s3ErrorName } from './abort.js';
+import { describeS3Error, httpStatus, s3ErrorName } from './errors.js';
 
 export interface PreflightOptions {
   /** Accept a bucket without versioning or Object Lock (`--allow-unlocked`): the result then carries a warning. */

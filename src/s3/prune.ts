@@ -1,17 +1,15 @@
 import {
-  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   ListMultipartUploadsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { CopycatError, describeError } from '../errors.js';
 import { silentLogger, type LogFields, type Logger } from '../log.js';
+import { abortMultipartUpload, describeS3Error, s3ErrorName } from './errors.js';
 import {
   describeLocation,
-  describeS3Failure,
   getVersionRetention,
   mapLimit,
-  s3ErrorName,
   type BackupEntry,
   type BackupStatus,
 } from './catalog.js';
@@ -275,7 +273,7 @@ export async function executePrune(
         await deleteVersion(m);
         n++;
       } catch (err) {
-        errors.push(`backup ${id}: deleting delete marker ${m.versionId} of ${m.key} failed: ${describeS3Failure(err)}`);
+        errors.push(`backup ${id}: deleting delete marker ${m.versionId} of ${m.key} failed: ${describeS3Error(err)}`);
       }
     }
     return n;
@@ -333,9 +331,9 @@ export async function executePrune(
           ? `; ${plural(deleted, 'version')} deleted first (manifest first), what is left is an incomplete backup a later prune removes`
           : '';
         if (s3ErrorName(err) === 'AccessDenied') return keep(`locked (server refused)${left}`, d.lockedUntil, deleted);
-        errors.push(`backup ${d.id}: deleting version ${v.versionId} of ${v.key} failed: ${describeS3Failure(err)}`);
-        log.log('warn', 'prune.error', defined({ id: d.id, key: v.key, versionId: v.versionId, error: describeS3Failure(err) }));
-        return keep(`failed: ${describeS3Failure(err)}${left}`, d.lockedUntil, deleted);
+        errors.push(`backup ${d.id}: deleting version ${v.versionId} of ${v.key} failed: ${describeS3Error(err)}`);
+        log.log('warn', 'prune.error', defined({ id: d.id, key: v.key, versionId: v.versionId, error: describeS3Error(err) }));
+        return keep(`failed: ${describeS3Error(err)}${left}`, d.lockedUntil, deleted);
       }
     }
     const markersDeleted = await deleteMarkers(d.id, d.deleteMarkers);
@@ -349,7 +347,7 @@ export async function executePrune(
       return await runOne(d);
     } catch (err) {
       // GetObjectRetention failing for other reasons than a lock: report, keep, go on with the others.
-      const why = err instanceof CopycatError ? describeError(err) : describeS3Failure(err);
+      const why = err instanceof CopycatError ? describeError(err) : describeS3Error(err);
       errors.push(`backup ${d.id}: ${why}`);
       log.log('warn', 'prune.error', defined({ id: d.id, error: why }));
       const reason = `failed: ${why}`;
@@ -403,8 +401,8 @@ async function pruneUploads(
         new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: base || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
       );
     } catch (err) {
-      errors.push(`listing multipart uploads under ${describeLocation(bucket, prefix)} failed: ${describeS3Failure(err)}`);
-      log.log('warn', 'prune.error', defined({ error: describeS3Failure(err) }));
+      errors.push(`listing multipart uploads under ${describeLocation(bucket, prefix)} failed: ${describeS3Error(err)}`);
+      log.log('warn', 'prune.error', defined({ error: describeS3Error(err) }));
       return out;
     }
     for (const u of page.Uploads ?? []) {
@@ -426,16 +424,12 @@ async function pruneUploads(
         record('would-abort', 'started more than a day ago');
       } else {
         try {
-          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+          // An upload already gone counts as aborted.
+          await abortMultipartUpload(client, bucket, key, uploadId);
           record('aborted', 'started more than a day ago');
         } catch (err) {
-          if (s3ErrorName(err) === 'NoSuchUpload' || s3ErrorName(err) === 'NoSuchKey') {
-            // AWS says NoSuchUpload for an upload already gone, radosgw NoSuchKey.
-            record('aborted', 'started more than a day ago (already gone)');
-          } else {
-            errors.push(`aborting multipart upload ${uploadId} of ${key} failed: ${describeS3Failure(err)}`);
-            record('kept', `failed: ${describeS3Failure(err)}`);
-          }
+          errors.push(`aborting multipart upload ${uploadId} of ${key} failed: ${describeS3Error(err)}`);
+          record('kept', `failed: ${describeS3Error(err)}`);
         }
       }
     }

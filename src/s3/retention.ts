@@ -1,6 +1,6 @@
 import { GetObjectRetentionCommand, PutObjectRetentionCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CopycatError } from '../errors.js';
-import { describeS3Error, s3ErrorName } from './abort.js';
+import { describeS3Error, s3ErrorName } from './errors.js';
 
 export type RetentionMode = 'COMPLIANCE' | 'GOVERNANCE';
 

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { CopycatError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { abortMultipartUpload, describeS3Error, httpStatus, s3ErrorName } from '../s3/abort.js';
+import { abortMultipartUpload, describeS3Error, httpStatus, s3ErrorName } from '../s3/errors.js';
 import { formatBytes, overflowError, planParts, type PartPlan } from '../s3/part-plan.js';
 import { lockVersion, readRetention, retentionTarget, type LockedRetention, type RetentionPolicy, type RetentionTarget } from '../s3/retention.js';
 import type { SinkStage, StageContext } from '../stage.js';
