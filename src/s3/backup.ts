@@ -109,5 +109,5 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
 
 function dumpFormatOf(info: Record<string, unknown>): Manifest['dumpFormat'] {
   const format = info.format ?? info.archiveFormat;
-  return format === 'custom' || format === 'plain' ? format : 'unknown';
+  return format === 'custom' || format === 'plain' || format === 'parallel' ? format : 'unknown';
 }

@@ -16,7 +16,7 @@ export interface Manifest {
   readonly toolVersion: string;
   readonly id: string;
   readonly source: { readonly kind: string; readonly database?: string; readonly serverVersion?: string };
-  readonly dumpFormat: DumpFormat | 'unknown';
+  readonly dumpFormat: DumpFormat | 'parallel' | 'unknown';
   readonly sizes: { readonly plaintext: number; readonly stored: number; readonly compressed?: number };
   readonly sha256: { readonly plaintext: string; readonly stored: string };
   readonly compression: { readonly algorithm: string; readonly level?: number };
@@ -28,7 +28,7 @@ export interface Manifest {
     readonly retention: { readonly mode: 'COMPLIANCE' | 'GOVERNANCE'; readonly retainUntil: string } | null;
   };
   /** Tables with exact row counts at backup time, where the source could record them. */
-  readonly tables?: readonly { readonly name: string; readonly rows: number }[];
+  readonly tables?: readonly { readonly name: string; readonly rows: number; readonly bytes?: number }[];
   readonly startedAt: string;
   readonly finishedAt: string;
 }

@@ -19,7 +19,8 @@ export interface S3RestoreOptions {
   readonly backupId?: string;
   /** Required when the manifest says the backup is encrypted. */
   readonly key?: Buffer;
-  readonly target: RestoreTarget & { readonly create?: boolean };
+  /** `jobs` applies to parallel containers. */
+  readonly target: RestoreTarget & { readonly create?: boolean; readonly jobs?: number };
 }
 
 export interface S3RestoreResult {

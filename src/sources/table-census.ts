@@ -1,0 +1,275 @@
+import type pg from 'pg';
+import { describeError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { libpqEnv, pgClient } from '../pg-env.js';
+import type { SourceStage, StageContext } from '../stage.js';
+import { pgDump, type PgDumpOptions } from './pg-dump.js';
+
+/** One table as a manifest records it: `schema.table` (each part quoted only where SQL needs it) and its rows. */
+export interface TableCount {
+  readonly name: string;
+  readonly rows: number;
+}
+
+const USER_TABLES_FROM = `
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'r' AND c.relpersistence <> 't'
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
+/**
+ * The tables whose rows a dump carries, as `format('%I.%I')` names (`billing.invoices`, `public."Odd Name"`) with
+ * their raw parts: ordinary tables and partitions (relkind r), never a partitioned parent (its rows are its
+ * partitions' rows, counted there), a temporary or foreign table, or a table an extension owns (pg_dump leaves those
+ * to CREATE EXTENSION). The same query lists a restored database, so a backup's list and a restore's compare.
+ */
+export const USER_TABLES_SQL = `SELECT format('%I.%I', n.nspname, c.relname) AS name, n.nspname, c.relname
+  ${USER_TABLES_FROM} ORDER BY 1`;
+
+/** Exact rows of one table: its own rows only (ONLY), as pg_dump's COPY reads them, never its inheritance children's. */
+export function countSql(name: string): string {
+  return `SELECT count(*)::text AS n FROM ONLY ${name}`;
+}
+
+/** What pg_dump's selection arguments (-t, -T, -n, -N, --exclude-table-data, …) keep, in the census's terms. */
+export interface DumpSelection {
+  readonly tables: readonly SqlPattern[];
+  readonly excludeTables: readonly SqlPattern[];
+  readonly schemas: readonly SqlPattern[];
+  readonly excludeSchemas: readonly SqlPattern[];
+  /** Tables kept without their rows (--exclude-table-data): recorded with 0 rows. */
+  readonly excludeData: readonly SqlPattern[];
+  /** --schema-only: every table has 0 rows in the dump. */
+  readonly schemaOnly: boolean;
+  /** --no-unlogged-table-data: unlogged tables have 0 rows in the dump. */
+  readonly noUnloggedData: boolean;
+}
+
+/** A psql-style name pattern as regular expressions for pg_namespace.nspname and pg_class.relname. */
+export interface SqlPattern {
+  /** Anchored regex for the schema; undefined when the pattern names no schema (then: tables visible on the search path). */
+  readonly schema?: string;
+  /** Anchored regex for the relation (or, in a schema pattern, for the schema). */
+  readonly name: string;
+}
+
+const VALUE_OPTIONS: Record<string, keyof Pick<DumpSelection, 'tables' | 'excludeTables' | 'schemas' | 'excludeSchemas' | 'excludeData'>> = {
+  '-t': 'tables', '--table': 'tables',
+  '-T': 'excludeTables', '--exclude-table': 'excludeTables',
+  '-n': 'schemas', '--schema': 'schemas',
+  '-N': 'excludeSchemas', '--exclude-schema': 'excludeSchemas',
+  '--exclude-table-data': 'excludeData',
+};
+
+/** Options after which the census cannot say what the dump holds (or that already set a snapshot). */
+const UNSUPPORTED = ['-a', '--data-only', '--snapshot', '--table-and-children', '--exclude-table-and-children',
+  '--exclude-table-data-and-children', '--filter', '-j', '--jobs'];
+
+/**
+ * Reads pg_dump's arguments as far as they choose tables and rows. Returns a reason instead when some argument
+ * makes the census unreliable: then no counts are recorded, and verify falls back to the archive's contents.
+ */
+export function parseDumpSelection(args: readonly string[]): DumpSelection | { readonly unsupported: string } {
+  const lists = { tables: [] as SqlPattern[], excludeTables: [] as SqlPattern[], schemas: [] as SqlPattern[],
+    excludeSchemas: [] as SqlPattern[], excludeData: [] as SqlPattern[] };
+  let schemaOnly = false;
+  let noUnloggedData = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : /^-[tTnN]./.test(arg) ? [arg.slice(0, 2), arg.slice(2)] : [arg, undefined];
+    if (UNSUPPORTED.includes(flag) || /^-[aj]/.test(flag) && !flag.startsWith('--')) {
+      return { unsupported: `pg_dump argument ${arg} changes what the dump holds in a way the census does not model` };
+    }
+    if (flag === '-s' || flag === '--schema-only') schemaOnly = true;
+    else if (flag === '--no-unlogged-table-data') noUnloggedData = true;
+    const list = VALUE_OPTIONS[flag];
+    if (!list) continue;
+    const value = inline ?? args[++i];
+    if (value === undefined) return { unsupported: `pg_dump argument ${flag} has no value` };
+    const pattern = parsePattern(value, list === 'schemas' || list === 'excludeSchemas');
+    if (!pattern) return { unsupported: `pg_dump pattern ${JSON.stringify(value)} has more dotted parts than the census understands` };
+    lists[list].push(pattern);
+  }
+  return { ...lists, schemaOnly, noUnloggedData };
+}
+
+/**
+ * psql's pattern rules (as pg_dump applies them): unquoted letters fold to lower case, `*` is `.*`, `?` is `.`,
+ * an unquoted `.` separates schema from name, `$` is literal, other regex syntax passes through; inside double
+ * quotes everything is literal and `""` is one quote. A three-part pattern's first part (the database) is dropped.
+ */
+export function parsePattern(text: string, schemaPattern: boolean): SqlPattern | undefined {
+  const parts: string[] = [''];
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '"') {
+      if (quoted && text[i + 1] === '"') {
+        parts[parts.length - 1] += '"';
+        i++;
+      } else quoted = !quoted;
+    } else if (quoted) parts[parts.length - 1] += ch.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+    else if (ch === '.') parts.push('');
+    else if (ch === '*') parts[parts.length - 1] += '.*';
+    else if (ch === '?') parts[parts.length - 1] += '.';
+    else if (ch === '$') parts[parts.length - 1] += '\\$';
+    else parts[parts.length - 1] += ch.toLowerCase();
+  }
+  const anchored = (p: string) => `^(${p})$`;
+  const max = schemaPattern ? 2 : 3;
+  if (parts.length > max) return undefined;
+  const useful = parts.length === max ? parts.slice(1) : parts; // database.schema[.table]: the database part is pg_dump's to check
+  if (schemaPattern) return { name: anchored(useful[0]!) };
+  return useful.length === 2 ? { schema: anchored(useful[0]!), name: anchored(useful[1]!) } : { name: anchored(useful[0]!) };
+}
+
+/** SQL that is true for a table row of USER_TABLES_SQL's pg_class c / pg_namespace n when it matches a pattern. */
+function matchSql(p: SqlPattern, values: unknown[], kind: 'table' | 'schema'): string {
+  values.push(p.name);
+  if (kind === 'schema') return `n.nspname ~ $${values.length}`;
+  const name = `c.relname ~ $${values.length}`;
+  if (p.schema === undefined) return `(${name} AND pg_catalog.pg_table_is_visible(c.oid))`;
+  values.push(p.schema);
+  return `(${name} AND n.nspname ~ $${values.length})`;
+}
+
+/** USER_TABLES_SQL narrowed to what pg_dump keeps under the selection, with whether each table's rows are dumped. */
+export function selectedTablesSql(selection: DumpSelection): { sql: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const any = (list: readonly SqlPattern[], kind: 'table' | 'schema') => list.map((p) => matchSql(p, values, kind)).join(' OR ');
+  const where: string[] = [];
+  // As in pg_dump: -t picks tables and makes -n irrelevant; -T and -N always exclude.
+  if (selection.tables.length) where.push(`(${any(selection.tables, 'table')})`);
+  else if (selection.schemas.length) where.push(`(${any(selection.schemas, 'schema')})`);
+  if (selection.excludeTables.length) where.push(`NOT (${any(selection.excludeTables, 'table')})`);
+  if (selection.excludeSchemas.length) where.push(`NOT (${any(selection.excludeSchemas, 'schema')})`);
+  const noData = [
+    ...(selection.schemaOnly ? ['true'] : []),
+    ...(selection.noUnloggedData ? [`c.relpersistence = 'u'`] : []),
+    ...(selection.excludeData.length ? [any(selection.excludeData, 'table')] : []),
+  ];
+  const sql = `SELECT format('%I.%I', n.nspname, c.relname) AS name,
+      ${noData.length ? `NOT (${noData.join(' OR ')})` : 'true'} AS with_data
+    ${USER_TABLES_FROM} ${where.length ? `AND ${where.join(' AND ')}` : ''} ORDER BY 1`;
+  return { sql, values };
+}
+
+export interface CensusedDump {
+  /** pg_dump, run in a snapshot the census exported (`--snapshot`), so the counts describe exactly what it dumps. */
+  readonly source: SourceStage;
+  /**
+   * Once the dump ended successfully: waits for the counts, ends the census transaction and returns every table
+   * with its exact rows, sorted by name. Undefined when they could not be taken (logged as a warning, the backup
+   * goes on without them). Never rejects. After a failed run the census has already closed itself.
+   */
+  tables(): Promise<TableCount[] | undefined>;
+}
+
+/**
+ * pg_dump plus a row count of every table it dumps, taken in the same snapshot: one connection opens a
+ * `REPEATABLE READ READ ONLY` transaction, exports its snapshot for pg_dump, and counts each table in that
+ * transaction while the dump runs. Counting reads every table once more: on a large database, the backup reads
+ * twice as much from the server (in parallel with the dump, so it takes little longer).
+ */
+export function pgDumpWithCensus(opts: PgDumpOptions = {}): CensusedDump {
+  const base = pgDump(opts);
+  const env = libpqEnv(opts.env);
+  const database = opts.database ?? env.PGDATABASE;
+  let run: { client: pg.Client; counting: Promise<TableCount[]>; log: Logger; close(): Promise<void> } | undefined;
+  let log: Logger = silentLogger;
+
+  const skip = (reason: string): void => log.log('warn', 'backup.census.skipped', {
+    reason, effect: 'no table list in the manifest: verify will check the tables in the archive instead' });
+
+  const begin = async (ctx: StageContext, selection: DumpSelection): Promise<string | undefined> => {
+    const client = pgClient(env, database);
+    client.on('error', () => {}); // a lost connection surfaces as the failure of the next query
+    let closed: Promise<void> | undefined;
+    const close = () => (closed ??= client.end().catch(() => {}));
+    try {
+      await client.connect();
+      // pg_dump's own session settings: nothing may time the census out, and row security must not hide rows.
+      await client.query('SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET row_security = off');
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const { rows } = await client.query<{ snapshot: string }>('SELECT pg_catalog.pg_export_snapshot() AS snapshot');
+      const snapshot = rows[0]!.snapshot;
+      const counting = count(client, selection, ctx.signal);
+      counting.catch(() => {});
+      run = { client, counting, log: ctx.log, close };
+      // A failed or cancelled run aborts the signal: the transaction goes with the connection.
+      ctx.signal.addEventListener('abort', () => void close(), { once: true });
+      return snapshot;
+    } catch (err) {
+      await close();
+      skip(`cannot export a snapshot for pg_dump: ${describeError(err)}`);
+      return undefined;
+    }
+  };
+
+  return {
+    source: {
+      name: base.name,
+      async create(ctx) {
+        log = ctx.log;
+        run = undefined;
+        const selection = parseDumpSelection(opts.args ?? []);
+        if ('unsupported' in selection) {
+          skip(selection.unsupported);
+          return base.create(ctx);
+        }
+        const snapshot = await begin(ctx, selection);
+        if (!snapshot) return base.create(ctx);
+        return pgDump({ ...opts, args: [...(opts.args ?? []), `--snapshot=${snapshot}`] }).create(ctx);
+      },
+      expectedSize: async () => base.expectedSize?.(),
+      info: () => base.info?.() ?? {},
+    },
+    async tables() {
+      const current = run;
+      run = undefined;
+      if (!current) return undefined;
+      const started = performance.now();
+      try {
+        const tables = await current.counting;
+        await current.client.query('COMMIT');
+        current.log.log('info', 'backup.census', { tables: tables.length, rows: tables.reduce((sum, t) => sum + t.rows, 0),
+          wait_after_dump_seconds: Number(((performance.now() - started) / 1000).toFixed(2)) });
+        return tables;
+      } catch (err) {
+        skip(`counting rows failed: ${describeError(err)}`);
+        return undefined;
+      } finally {
+        await current.close();
+      }
+    },
+  };
+}
+
+/**
+ * Counts each selected table in the census transaction. Each count runs under a savepoint, so a failure (no
+ * SELECT privilege, a table dropped meanwhile) never aborts the transaction whose snapshot pg_dump may still be
+ * importing; the first failure ends the census.
+ */
+async function count(client: pg.Client, selection: DumpSelection, signal: AbortSignal): Promise<TableCount[]> {
+  const { sql, values } = selectedTablesSql(selection);
+  const { rows } = await client.query<{ name: string; with_data: boolean }>(sql, values);
+  const tables: TableCount[] = [];
+  for (const { name, with_data } of rows) {
+    if (signal.aborted) throw new Error('the dump was stopped');
+    if (!with_data) {
+      tables.push({ name, rows: 0 });
+      continue;
+    }
+    try {
+      const results = (await client.query(`SAVEPOINT census; ${countSql(name)}; RELEASE SAVEPOINT census`)) as unknown as pg.QueryResult[];
+      const n = (results[1]!.rows[0] as { n: string }).n;
+      tables.push({ name, rows: Number(n) });
+    } catch (err) {
+      await client.query('ROLLBACK TO SAVEPOINT census').catch(() => {});
+      throw new Error(`table ${name}: ${describeError(err)}`);
+    }
+  }
+  return tables;
+}
