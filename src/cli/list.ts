@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { listBackups, type BackupEntry } from '../s3/catalog.js';
 import { formatBytes } from '../s3/part-plan.js';
 import { s3Location } from './prune.js';
@@ -14,9 +14,10 @@ export function listCommand(program: Command): void {
   const command = program
     .command('list')
     .description('list the backups under an S3 prefix, oldest first, with their status and lock')
-    .requiredOption('--from <location>', 's3://BUCKET/PREFIX')
+    .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX (required)').env('COPYCAT_DESTINATION'))
     .option('--json', 'one JSON array, for scripts');
-  addS3ConnectionOptions(command).action(action(async (_ctx, flags: ListFlags) => {
+  addS3ConnectionOptions(command).action(action(async (ctx, flags: ListFlags) => {
+    await ctx.begin(flags); // every missing or invalid setting at once
     const { bucket, prefix } = s3Location(flags.from);
     const entries = await listBackups(s3ClientFromFlags(flags), bucket, prefix);
     process.stdout.write(flags.json ? JSON.stringify(entries.map(row)) + '\n' : table(entries.map(row)));

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { CopycatError } from '../errors.js';
 import { parseLocation } from '../location.js';
 import { listBackups } from '../s3/catalog.js';
@@ -16,11 +16,12 @@ export function pruneCommand(program: Command): void {
   const command = program
     .command('prune')
     .description('delete the versions of backups past their retention, keeping the newest complete ones')
-    .requiredOption('--from <location>', 's3://BUCKET/PREFIX')
+    .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX (required)').env('COPYCAT_DESTINATION'))
     .option('--dry-run', 'print the plan; delete nothing');
   addS3ConnectionOptions(command);
   addPruneOptions(command);
   command.action(action(async (ctx, flags: PruneCommandFlags) => {
+    await ctx.begin(flags); // every missing or invalid setting at once, then the destination's lock
     const { bucket, prefix } = s3Location(flags.from);
     await pruneBackups(ctx, s3ClientFromFlags(flags), bucket, prefix, flags, !!flags.dryRun);
   }));

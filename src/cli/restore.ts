@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { restoreTransforms } from '../chain.js';
 import { loadKeyFile } from '../key.js';
 import { parseLocation } from '../location.js';
@@ -9,7 +9,7 @@ import { stdinSource } from '../sources/stdin.js';
 import { restoreFromS3 } from '../s3/restore.js';
 import { action } from './run.js';
 import { addS3ConnectionOptions, s3ClientFromFlags, type S3ConnectionFlags } from './s3-options.js';
-import { addChainOptions, chainOptions, type ChainFlags } from './shared.js';
+import { addChainOptions, chainOptions, integer, type ChainFlags } from './shared.js';
 import { summarize } from './summary.js';
 
 interface RestoreFlags extends ChainFlags, S3ConnectionFlags {
@@ -17,20 +17,25 @@ interface RestoreFlags extends ChainFlags, S3ConnectionFlags {
   toDatabase: string;
   create?: boolean;
   backup?: string;
+  jobs?: number;
 }
 
 export function restoreCommand(program: Command): void {
   const command = program
     .command('restore')
     .description('stream a backup back through decryption and decompression into pg_restore (or psql for plain dumps)')
-    .requiredOption('--from <location>', 's3://BUCKET/PREFIX, file:PATH, or - for standard input')
+    .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX, file:PATH, or - for standard input (required)').env('COPYCAT_DESTINATION'))
     .option('--backup <id>', 'S3: the backup to restore (from copycat-db list); default: the latest complete one')
     .requiredOption('--to-database <name>', 'database to restore into (with --create: the database to connect to first)')
-    .option('--create', 'create the dumped database (pg_restore --create) instead of restoring into an existing one');
+    .option('--create', 'create the dumped database (pg_restore --create) instead of restoring into an existing one')
+    .option('--jobs <n>', 'parallel-format backups: pg_restore -j for indexes and constraints (default: the backup\'s --jobs; '
+      + 'table data always loads over as many connections as the backup read it with)', integer('--jobs', 1, 64));
   addChainOptions(command);
   addS3ConnectionOptions(command).action(action(async (ctx, flags: RestoreFlags) => {
+    await ctx.begin(flags); // every missing or invalid setting at once
     const location = parseLocation(flags.from);
-    const target = { database: flags.toDatabase, create: flags.create };
+    // jobs reaches restoreSink, which uses it only for a parallel container (sniffed from the first bytes).
+    const target = { database: flags.toDatabase, create: flags.create, jobs: flags.jobs };
     ctx.log.log('info', 'restore.start', { from: flags.from, database: flags.toDatabase });
     if (location.kind === 's3') {
       // The manifest says how the backup was compressed and which key encrypted it; only the key comes from here.

@@ -1,32 +1,184 @@
+import { Command } from 'commander';
+import { assertConfig, globalSetting, isHttpUrl, metricsFileProblem, normalizeLocation, type CommandName } from '../config.js';
 import { CopycatError, describeError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { stderrLogger } from './logger.js';
+import { parseLocation } from '../location.js';
+import type { LogFields, Logger, LogLevel } from '../log.js';
+import type { MeterReading } from '../transforms/meter.js';
+import { acquireLock, type DestinationLock } from './lock.js';
+import { createLogger, isLogFormat, isLogLevel, Redactor, stderrLines, stdoutLines, type LineSink, type LogFormat } from './logger.js';
+import { writeMetricsFile } from './metrics.js';
+import { ping } from './ping.js';
+import { PROGRESS_REDRAW_MS, ProgressBar } from './progress.js';
 
 export interface ActionContext {
   /** Aborted on SIGINT/SIGTERM, so every stage stops, children are killed and partial output is removed. */
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /** The command's name (backup, restore, …). */
+  readonly command: string;
+  /** RunOptions.onProgress: drives the terminal progress bar, periodic progress log lines and the metrics. */
+  readonly onProgress: (reading: MeterReading) => void;
+  readonly progressIntervalMs: number;
+  /**
+   * Call first, with the command's options: reports every missing or invalid setting at once (CONFIG_INVALID), then,
+   * for backup and prune, takes the destination's lock so a second run against it is refused.
+   */
+  begin(options: object): Promise<void>;
 }
 
+/** Without a terminal, one `progress` line this often keeps a long run visible in the journal. */
+const PROGRESS_LOG_MS = 60_000;
+const LOCKED_COMMANDS = new Set(['backup', 'prune']);
+
 /**
- * Wraps a command's action: signals become an abort with a clear reason, and any failure becomes one line on
- * stderr and exit code 1 (commander itself exits 2 on usage errors).
+ * Wraps a command's action: builds the logger from --log-format/--log-level (or COPYCAT_LOG_FORMAT/LEVEL), shows a
+ * progress bar on a terminal, sends the start/success/fail pings and writes the metrics file; signals become an abort
+ * with a clear reason, and any failure becomes one line on stderr and exit code 1 (commander exits 2 on usage errors).
  */
 export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
+    const started = performance.now();
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) =>
       controller.abort(new CopycatError('INTERRUPTED', `interrupted by ${signal}: stopped every stage; nothing partial was kept`));
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+
+    const command = args[args.length - 1] instanceof Command ? (args[args.length - 1] as Command) : undefined;
+    const name = command?.name() ?? 'copycat-db';
+    const options: Record<string, unknown> = command?.optsWithGlobals() ?? {};
+    const env = process.env;
+    const pingSetting = globalSetting('pingUrl', name, options, env).value;
+    // An invalid URL is reported by the start-up check; there is nothing to ping then.
+    const pingUrl = pingSetting && isHttpUrl(pingSetting) ? pingSetting : undefined;
+    const metricsSetting = globalSetting('metricsFile', name, options, env).value;
+    const metricsFile = metricsSetting && !metricsFileProblem(metricsSetting) ? metricsSetting : undefined;
+    const redactor = Redactor.fromEnv(env, pingSetting ? [pingSetting] : []);
+    const output = chooseOutput(name, options, env);
+    const inner = createLogger({ format: output.format, level: output.level, sink: output.sink, redactor });
+
+    // What the metrics need, taken from the same facts the operator reads: progress readings and the summary event.
+    let lastReading: MeterReading | undefined;
+    let summary: LogFields | undefined;
+    const log: Logger = {
+      log(level, event, fields) {
+        if (fields && typeof fields.stored_bytes === 'number' && typeof fields.dump_bytes === 'number') summary = fields;
+        inner.log(level, event, fields);
+      },
+    };
+    let lastProgressLog = performance.now();
+    const onProgress = (reading: MeterReading) => {
+      lastReading = reading;
+      if (output.bar) return output.bar.update(reading);
+      if (performance.now() - lastProgressLog < PROGRESS_LOG_MS) return;
+      lastProgressLog = performance.now();
+      log.log('info', 'progress', { bytes: reading.bytes, bytes_per_s: Math.round(reading.rate), seconds: Math.round(reading.elapsedMs / 1000) });
+    };
+
+    let lock: DestinationLock | undefined;
+    const destination = typeof options.to === 'string' ? options.to : typeof options.from === 'string' ? options.from : undefined;
+    const ctx: ActionContext = {
+      signal: controller.signal,
+      log,
+      command: name,
+      onProgress,
+      progressIntervalMs: output.bar ? PROGRESS_REDRAW_MS : 1000,
+      async begin(commandOptions: object) {
+        assertConfig({
+          command: name as CommandName,
+          options: { ...options, ...(commandOptions as Record<string, unknown>) },
+          fromCommandLine: (option) => command?.getOptionValueSourceWithGlobals(option) === 'cli',
+          env,
+        });
+        if (LOCKED_COMMANDS.has(name) && destination && destination !== '-') {
+          lock = await acquireLock({
+            command: name,
+            destination: normalizeLocation(parseLocation(destination)),
+            env,
+            onStale: (holder) => log.log('warn', 'lock.stale', { lock_pid: holder?.pid ?? null, since: holder?.since ?? null, action: 'taken over: its process is gone' }),
+          });
+        }
+      },
+    };
+
+    if (pingUrl) await ping(pingUrl, 'start', log);
+    let failure: unknown;
     try {
-      await fn({ signal: controller.signal, log: stderrLogger() }, ...args);
+      await fn(ctx, ...args);
     } catch (err) {
-      process.stderr.write(`copycat-db: error: ${describeError(err)}\n`);
-      process.exitCode = 1;
+      failure = err;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      output.bar?.stop();
+      await lock?.release();
+    }
+    const message = failure === undefined ? undefined : redactor.string(describeError(failure));
+    if (message !== undefined && output.format === 'json') {
+      log.log('error', 'run.failed', { error: message, ...(failure instanceof CopycatError ? { code: failure.code } : {}) });
+    }
+    if (metricsFile && destination !== undefined) {
+      try {
+        await writeMetricsFile(metricsFile, {
+          command: name,
+          destination: labelOf(destination),
+          finishedAt: new Date(),
+          durationMs: performance.now() - started,
+          success: failure === undefined,
+          bytesRead: lastReading?.bytes,
+          bytesStored: typeof summary?.stored_bytes === 'number' ? summary.stored_bytes : undefined,
+          compressionRatio: summary && Number(summary.stored_bytes) > 0 ? Number(summary.dump_bytes) / Number(summary.stored_bytes) : undefined,
+        });
+      } catch (err) {
+        log.log('warn', 'metrics.failed', { file: metricsFile, error: describeError(err) });
+      }
+    }
+    if (pingUrl) {
+      await ping(pingUrl, failure === undefined ? 'success' : 'fail', log, message ?? redactor.string(summary ? summaryText(name, summary) : `${name} done`));
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (message !== undefined) {
+      process.stderr.write(`copycat-db: error: ${message}\n`);
+      process.exitCode = 1;
     }
   };
+}
+
+interface Output {
+  readonly format: LogFormat;
+  readonly level: LogLevel;
+  readonly sink: LineSink;
+  readonly bar?: ProgressBar;
+}
+
+/**
+ * Text on stderr for people; JSON (one object per line) under systemd, for journald → promtail/Loki. JSON goes to
+ * stdout, except when stdout carries data (`backup --to -`, `list`, `bench`): then to stderr. An invalid format or level falls
+ * back to the default here; the start-up check reports it.
+ */
+function chooseOutput(name: string, options: Record<string, unknown>, env: NodeJS.ProcessEnv): Output {
+  const formatSetting = globalSetting('logFormat', name, options, env).value;
+  const levelSetting = globalSetting('logLevel', name, options, env).value;
+  const underSystemd = !process.stderr.isTTY && Boolean(env.INVOCATION_ID || env.JOURNAL_STREAM);
+  const format: LogFormat = formatSetting && isLogFormat(formatSetting) ? formatSetting : underSystemd ? 'json' : 'text';
+  const level: LogLevel = levelSetting && isLogLevel(levelSetting) ? levelSetting : 'info';
+  if (format === 'json') return { format, level, sink: dataOnStdout(name, options) ? stderrLines : stdoutLines };
+  const bar = process.stderr.isTTY && level !== 'warn' && level !== 'error' ? new ProgressBar(name) : undefined;
+  return { format, level, sink: bar ?? stderrLines, bar };
+}
+
+/** Only backup (to a file or S3), restore and prune leave stdout free; list, bench and `--to -` print data there. */
+export function dataOnStdout(name: string, options: Record<string, unknown>): boolean {
+  return !['backup', 'restore', 'prune'].includes(name) || options.to === '-';
+}
+
+function labelOf(destination: string): string {
+  try {
+    return normalizeLocation(parseLocation(destination));
+  } catch {
+    return destination;
+  }
+}
+
+function summaryText(name: string, summary: LogFields): string {
+  return `${name} done: ${Object.entries(summary).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}`;
 }
