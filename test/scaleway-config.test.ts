@@ -11,7 +11,7 @@ import { CopycatError } from '../src/errors.js';
 import { describeScalewayError, parseRetryAfter } from '../src/sources/scaleway/api.js';
 import { loadScalewayCredentials, parseScwConfig } from '../src/sources/scaleway/config.js';
 import { producerReadable } from '../src/sources/scaleway/producer-stream.js';
-import { sniffArchiveFormat } from '../src/sources/scaleway/sniff.js';
+import { sniffArchiveFormat } from '../src/archive-format.js';
 import { defaultBackupName } from '../src/sources/scaleway/source.js';
 import { formatDuration, redactUrl } from '../src/sources/scaleway/timing.js';
 import { waitFor, DEFAULT_WAIT_TIMING } from '../src/sources/scaleway/wait.js';

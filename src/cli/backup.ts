@@ -5,12 +5,12 @@ import { pipeline } from '../pipeline.js';
 import { backupToS3 } from '../s3/backup.js';
 import { fileSink } from '../sinks/file.js';
 import { stdoutSink } from '../sinks/stdout.js';
-import type { SinkStage, SourceStage } from '../stage.js';
+import type { SinkStage } from '../stage.js';
 import { pruneBackups } from './prune.js';
 import { action, type ActionContext } from './run.js';
 import { addPruneOptions, addS3ConnectionOptions, addS3UploadOptions, s3ClientFromFlags, type PruneFlags, type S3ConnectionFlags, type S3UploadFlags } from './s3-options.js';
 import { addChainOptions, chainOptions, integer, type ChainFlags } from './shared.js';
-import { addSourceOptions, backupSource, type SourceFlags } from './source-options.js';
+import { addSourceOptions, backupSource, type ChosenSource, type SourceFlags } from './source-options.js';
 import { summarize } from './summary.js';
 
 interface BackupFlags extends ChainFlags, S3ConnectionFlags, S3UploadFlags, PruneFlags, SourceFlags {
@@ -22,22 +22,22 @@ export function backupCommand(program: Command): void {
   const command = program
     .command('backup')
     .description('dump a database with pg_dump and stream it through compression and encryption to a destination')
-    .requiredOption('--to <location>', 's3://BUCKET/PREFIX, file:PATH, or - for standard output')
+    .addOption(new Option('--to <location>', 's3://BUCKET/PREFIX, file:PATH, or - for standard output (required)').env('COPYCAT_DESTINATION'))
     .addOption(new Option('-d, --database <name>', 'database to dump (libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD apply; with a Scaleway mode, the RDB database)').env('PGDATABASE'))
-    .addOption(new Option('--format <format>', 'pg_dump archive format').choices(['custom', 'plain']).default('custom'))
     .option('--level <n>', 'zstd level (1-19)', integer('--level', 1, 19), 3)
     .option('--workers <n>', 'zstd worker threads (0 = compress on the main thread)', integer('--workers', 0, 64), 0)
     .option('--no-prune', 'S3: do not prune expired backups after a successful backup');
   for (const add of [addSourceOptions, addChainOptions, addS3ConnectionOptions, addS3UploadOptions, addPruneOptions]) add(command);
   command.action(action(async (ctx, flags: BackupFlags) => {
+    await ctx.begin(flags); // every missing or invalid setting at once, then the destination's lock
     const chain = await chainOptions(flags);
-    const { source, kind } = backupSource(flags);
-    ctx.log.log('info', 'backup.start', { source: kind, database: flags.database, to: flags.to, compression: flags.compression, encrypted: !!chain.key });
-    await backup(ctx, flags, source, kind, chain);
+    const chosen = backupSource(flags, parseLocation(flags.to).kind === 's3');
+    ctx.log.log('info', 'backup.start', { source: chosen.kind, database: flags.database, to: flags.to, compression: flags.compression, encrypted: !!chain.key });
+    await backup(ctx, flags, chosen, chain);
   }));
 }
 
-async function backup(ctx: ActionContext, flags: BackupFlags, source: SourceStage, sourceKind: string, chain: ChainOptions): Promise<void> {
+async function backup(ctx: ActionContext, flags: BackupFlags, { source, kind: sourceKind, tables }: ChosenSource, chain: ChainOptions): Promise<void> {
   const location = parseLocation(flags.to);
   if (location.kind !== 's3') {
     const sink: SinkStage = location.kind === 'file' ? fileSink(location.path) : stdoutSink();
@@ -60,6 +60,7 @@ async function backup(ctx: ActionContext, flags: BackupFlags, source: SourceStag
     partSize: flags.partSize,
     concurrency: flags.concurrency,
     checksum: flags.checksum,
+    tables,
   }, ctx);
   ctx.log.log('info', 'backup.done', {
     id: manifest.id,

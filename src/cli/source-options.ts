@@ -1,20 +1,27 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CopycatError } from '../errors.js';
+import { integer } from './shared.js';
+import type { S3BackupOptions } from '../s3/backup.js';
 import { pgDump } from '../sources/pg-dump.js';
-import { scalewayRdb, SCALEWAY_MODES, type ScalewayMode } from '../sources/scaleway/index.js';
+import { pgParallel } from '../sources/pg-parallel/index.js';
+import { scalewayRdb, SCALEWAY_MODES } from '../sources/scaleway/index.js';
+import { pgDumpWithCensus } from '../sources/table-census.js';
 import type { SourceStage } from '../stage.js';
 
 export const BACKUP_MODES = ['pgdump', ...SCALEWAY_MODES] as const;
 export type BackupMode = (typeof BACKUP_MODES)[number];
 
-/** Where a backup's dump comes from: pg_dump on the libpq settings, or one of the Scaleway RDB modes. */
+/** Where a backup's dump comes from: pg_dump or the parallel container on the libpq settings, or a Scaleway RDB mode. */
 export function addSourceOptions(command: Command): Command {
   return command
-    .addOption(new Option('--mode <mode>', 'pgdump, or a Scaleway Managed Database mode (default: scw-export when SCW_RDB_INSTANCE_ID is set, else pgdump)')
-      .choices([...BACKUP_MODES]).env('BACKUP_MODE'))
+    .addOption(new Option('--mode <mode>', `${BACKUP_MODES.join(', ')} (default: scw-export when SCW_RDB_INSTANCE_ID is set, else pgdump)`)
+      .argParser(backupMode).env('BACKUP_MODE'))
     .addOption(new Option('--scw-instance <id>', 'Scaleway RDB instance to back up').env('SCW_RDB_INSTANCE_ID'))
     .addOption(new Option('--scw-private-network <id>', 'snapshot-pgdump: private network for the temporary instance').env('SCW_PRIVATE_NETWORK_ID'))
-    .option('--scw-wait-hours <hours>', 'Scaleway: give up waiting for a backup, export or instance after this long', hours, 18);
+    .option('--scw-wait-hours <hours>', 'Scaleway: give up waiting for a backup, export or instance after this long', hours, 18)
+    .addOption(new Option('--format <format>', 'pg_dump archive format, or parallel: a snapshot-consistent dump read by --jobs connections, restored in parallel')
+      .choices(['custom', 'plain', 'parallel']).default('custom'))
+    .option('--jobs <n>', 'parallel format: connections reading tables at once (default 2)', integer('--jobs', 1, 64));
 }
 
 export interface SourceFlags {
@@ -23,12 +30,39 @@ export interface SourceFlags {
   scwPrivateNetwork?: string;
   scwWaitHours: number;
   database?: string;
-  format: 'custom' | 'plain';
+  format: 'custom' | 'plain' | 'parallel';
+  jobs?: number;
 }
 
-export function backupSource(flags: SourceFlags): { source: SourceStage; kind: string } {
+export interface ChosenSource {
+  readonly source: SourceStage;
+  /** What the manifest says the source was. */
+  readonly kind: string;
+  /** Exact table rows for the manifest, where the source can count them (see S3BackupOptions.tables). */
+  readonly tables?: S3BackupOptions['tables'];
+}
+
+/**
+ * The dump a backup streams. Into S3, a pg_dump also counts every table's rows in the dump's own snapshot, so
+ * verify can check them; the parallel container counts rows and bytes from its COPY streams.
+ */
+export function backupSource(flags: SourceFlags, toS3: boolean): ChosenSource {
   const mode: BackupMode = flags.mode ?? (flags.scwInstance ? 'scw-export' : 'pgdump');
-  if (mode === 'pgdump') return { source: pgDump({ database: flags.database, format: flags.format }), kind: 'pg_dump' };
+  if (flags.jobs !== undefined && flags.format !== 'parallel') {
+    throw new CopycatError('OPTION_INVALID', '--jobs applies to --format parallel only');
+  }
+  if (flags.format === 'parallel') {
+    if (mode !== 'pgdump') throw new CopycatError('OPTION_INVALID', `--format parallel reads the database itself: it cannot be used with --mode ${mode}`);
+    const source = pgParallel({ database: flags.database, jobs: flags.jobs });
+    const tables = async () => source.report()?.tables.map((t) => ({ name: t.ident, rows: t.rows, bytes: t.bytes }));
+    return { source, kind: 'pg_parallel', tables };
+  }
+  if (mode === 'pgdump') {
+    const options = { database: flags.database, format: flags.format };
+    if (!toS3) return { source: pgDump(options), kind: 'pg_dump' };
+    const census = pgDumpWithCensus(options);
+    return { source: census.source, kind: 'pg_dump', tables: census.tables };
+  }
   if (!flags.scwInstance) {
     throw new CopycatError('CONFIG_MISSING', `--mode ${mode} needs the Scaleway instance: set SCW_RDB_INSTANCE_ID (or --scw-instance) to the RDB instance id`);
   }
@@ -38,7 +72,7 @@ export function backupSource(flags: SourceFlags): { source: SourceStage; kind: s
   const pgEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('PG') && e[1] !== undefined));
   return {
     source: scalewayRdb({
-      mode: mode as ScalewayMode,
+      mode,
       instanceId: flags.scwInstance,
       databaseName: flags.database,
       privateNetworkId: flags.scwPrivateNetwork,
@@ -48,6 +82,13 @@ export function backupSource(flags: SourceFlags): { source: SourceStage; kind: s
     }),
     kind: `scaleway-${mode}`,
   };
+}
+
+/** An empty value (a `BACKUP_MODE=` line in an environment file) means unset, as for every other setting. */
+function backupMode(value: string): BackupMode | undefined {
+  if (value === '') return undefined;
+  if (!(BACKUP_MODES as readonly string[]).includes(value)) throw new InvalidArgumentError(`use one of ${BACKUP_MODES.join(', ')}`);
+  return value as BackupMode;
 }
 
 function hours(value: string): number {

@@ -3,24 +3,22 @@ import { finished } from 'node:stream/promises';
 import { CopycatError } from '../errors.js';
 import type { SinkStage, StageContext } from '../stage.js';
 import { pgRestore, psql, type RestoreTarget } from './pg-restore.js';
+import { pgParallelRestore } from './pg-parallel-restore/index.js';
+import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat } from '../archive-format.js';
 
-/** Custom-format archives start with this; anything else is taken for plain SQL. */
-export const PGDMP_MAGIC = Buffer.from('PGDMP');
-
-export type ArchiveFormat = 'custom' | 'plain';
-
-export function sniffArchiveFormat(head: Buffer): ArchiveFormat {
-  return head.subarray(0, PGDMP_MAGIC.length).equals(PGDMP_MAGIC) ? 'custom' : 'plain';
-}
-
-/** Restores a dump of either format into a database, choosing pg_restore or psql by the dump's first bytes. */
-export function restoreSink(target: RestoreTarget & { create?: boolean }): SinkStage {
+/**
+ * Restores a dump of any format into a database, choosing by the dump's first bytes: pg_restore, psql, or (for a
+ * copycat-db parallel container) pgParallelRestore with `jobs`.
+ */
+export function restoreSink(target: RestoreTarget & { create?: boolean; jobs?: number }): SinkStage {
   let chosen: SinkStage | undefined;
   return {
     name: 'restore',
     create(ctx: StageContext) {
-      return new HeadDispatch(PGDMP_MAGIC.length, async (head) => {
-        chosen = sniffArchiveFormat(head) === 'custom' ? pgRestore(target) : psql(target);
+      return new HeadDispatch(ARCHIVE_HEAD_BYTES, async (head) => {
+        const format = sniffArchiveFormat(head);
+        // Anything not recognised goes to psql, whose own error then says what it could not parse.
+        chosen = format === 'parallel' ? pgParallelRestore(target) : format === 'custom' ? pgRestore(target) : psql(target);
         return chosen.create(ctx);
       });
     },

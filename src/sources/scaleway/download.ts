@@ -8,7 +8,7 @@ import { CopycatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { errorSummary, isTransientNetworkError, parseRetryAfter } from './api.js';
 import type { Produce } from './producer-stream.js';
-import { HEAD_BYTES, sniffArchiveFormat, type ArchiveFormat } from './sniff.js';
+import { ARCHIVE_HEAD_BYTES as HEAD_BYTES, sniffArchiveFormat, type ArchiveFormat } from '../../archive-format.js';
 import { backoffDelay, formatDuration, redactUrl, sleep, throwIfAborted, type Backoff } from './timing.js';
 
 export interface DownloadLocation {

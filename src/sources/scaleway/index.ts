@@ -4,5 +4,4 @@ export { ScalewayApi, ScalewayApiError, describeScalewayError, parseRetryAfter, 
 export { waitFor, DEFAULT_WAIT_TIMING, type WaitTiming, type WaitSpec } from './wait.js';
 export { resumableDownload, newDownloadStats, type DownloadOptions, type DownloadStats, type DownloadLocation, type DownloadRetryOptions } from './download.js';
 export { producerReadable } from './producer-stream.js';
-export { sniffArchiveFormat, type ArchiveFormat } from './sniff.js';
 export { TEMP_INSTANCE_NAME, guardedDeleteTempInstance, newestReadySnapshot, type DeleteGuard } from './temp-instance.js';

@@ -14,7 +14,7 @@ import { ScalewayApi, type ApiRetryOptions, type DatabaseBackup } from './api.js
 import { loadScalewayCredentials, type ScalewayCredentials } from './config.js';
 import { newDownloadStats, resumableDownload, type DownloadLocation, type DownloadRetryOptions, type DownloadStats } from './download.js';
 import { producerReadable, type Produce } from './producer-stream.js';
-import { HEAD_BYTES, sniffArchiveFormat } from './sniff.js';
+import { ARCHIVE_HEAD_BYTES as HEAD_BYTES, sniffArchiveFormat } from '../../archive-format.js';
 import { redactUrl } from './timing.js';
 import {
   TEMP_INSTANCE_NAME, attachPrivateNetwork, guardedDeleteTempInstance, newestReadySnapshot, removePublicEndpoints,
