@@ -1,4 +1,4 @@
-// The README's first command: a real backup → list → restore through a locked S3 bucket on local throwaway
+// The README's first command: a real backup → list → verify → restore through a locked S3 bucket on local throwaway
 // servers, printing each command as an operator would type it. Everything is removed at the end.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +36,8 @@ try {
   copycat('backup', '--database', 'shop', '--to', to, '--retain-days', '1');
   say('list');
   copycat('list', '--from', to);
+  say('verify: restore the latest backup into a scratch database, check digests, tables and row counts, drop it');
+  copycat('verify', '--from', to, '--check', 'SELECT count(*) = 2000 FROM customers');
   say('restore the latest complete backup into a new database "shop_restored"');
   await pg.createDatabase('shop_restored');
   copycat('restore', '--from', to, '--to-database', 'shop_restored');

@@ -1,10 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { backupCommand } from './backup.js';
+import { benchCommand } from './bench.js';
 import { keygenCommand } from './keygen.js';
 import { listCommand } from './list.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
+import { verifyCommand } from './verify.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -13,12 +15,19 @@ export async function main(argv: string[]): Promise<void> {
     .version(version)
     .description('Stream PostgreSQL backups through zstd and AES-256-GCM into object-locked S3, and restore them')
     .showHelpAfterError('(run with --help for usage)')
+    // Run-wide options, accepted before or after the command; each falls back to its variable (see README, Operating).
+    .option('--log-format <format>', 'json (one object per line) or text (env COPYCAT_LOG_FORMAT; default: json under systemd, else text)')
+    .option('--log-level <level>', 'debug, info, warn or error (env COPYCAT_LOG_LEVEL; default info)')
+    .option('--metrics-file <path>', 'write a Prometheus textfile (.prom) after the run (env COPYCAT_METRICS_FILE, read by backup)')
+    .option('--ping-url <url>', 'healthchecks.io-style URL: URL/start, URL on success, URL/fail (env COPYCAT_PING_URL, read by backup)')
     .exitOverride();
   backupCommand(program);
   restoreCommand(program);
   listCommand(program);
   pruneCommand(program);
   keygenCommand(program);
+  verifyCommand(program);
+  benchCommand(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {
