@@ -19,7 +19,7 @@ try {
   const env = {
     ...process.env, ...pg.env,
     COPYCAT_KEY_FILE: join(dir, 'backup.key'),
-    AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region,
+    ...s3.env,
   };
   const copycat = (...args: string[]) => {
     process.stdout.write(`$ copycat-db ${args.join(' ')}\n`);

@@ -251,7 +251,7 @@ export function metricsFileProblem(path: string): string | undefined {
   return undefined;
 }
 
-function isWritableDir(dir: string): boolean {
+export function isWritableDir(dir: string): boolean {
   try {
     if (!statSync(dir).isDirectory()) return false;
     accessSync(dir, constants.W_OK);

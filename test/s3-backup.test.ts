@@ -34,10 +34,7 @@ before(async () => {
   env = {
     ...pg.env,
     COPYCAT_KEY_FILE: keyFile,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    AWS_REGION: s3.region,
+    ...s3.env,
   };
 });
 

@@ -105,7 +105,7 @@ test('CLI: backup --mode scw-export with SCW_* settings lands a complete backup;
   writeFileSync(keyFile, key);
   const env = {
     ...scwEnv(), ...pg.env, PGDATABASE: 'app', SCW_RDB_INSTANCE_ID: prodId, COPYCAT_KEY_FILE: keyFile,
-    AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region,
+    ...s3.env,
   };
   const backup = await runCli(['backup', '--to', `s3://${bucket}/cli`, '--retain-days', '0.0002', '--max-parts', '1000'], { env });
   assert.equal(backup.code, 0, backup.stderr);

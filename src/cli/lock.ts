@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { isWritableDir } from '../config.js';
 import { CopycatError } from '../errors.js';
 
 /** What a lock file holds: enough to name the holder in the refusal and to tell whether it is still alive. */
@@ -59,16 +60,6 @@ function ensureOwnDir(dir: string): void {
     }
   } catch (err) {
     throw lockError(err, dir);
-  }
-}
-
-function isWritableDir(dir: string): boolean {
-  try {
-    if (!statSync(dir).isDirectory()) return false;
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -15,6 +15,8 @@ export interface S3TestServer {
   accessKeyId: string;
   secretAccessKey: string;
   region: string;
+  /** The standard AWS variables that point copycat-db (or any S3 tool) at this server. */
+  env: Record<string, string>;
   /** An S3Client configured for radosgw (path style, checksums only when required). */
   client: S3Client;
   /** The cluster's folder (state.env, pids/, log/): for tests that look at the server itself. */
@@ -135,6 +137,7 @@ export async function startS3Server(): Promise<S3TestServer> {
     accessKeyId,
     secretAccessKey,
     region,
+    env: { AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_REGION: region },
     client,
     dir,
     async createBucket(opts = {}) {
