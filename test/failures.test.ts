@@ -94,18 +94,33 @@ test('a corrupt backup fails restore with the integrity error and exit 1', async
 
 test('SIGTERM during a backup: exit 1, says it was interrupted, kills pg_dump, leaves no file', async () => {
   const path = join(dir, 'sigterm.backup');
-  const r = await runCli(['backup', '-d', 'app', '--to', `file:${path}`, '--key-file', keyFile, '--level', '19'],
-    { env: cluster.env, killAfterMs: 1500 });
+  const dumping = async () => Number((await cluster.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'pg_dump'`))[0]!.n);
+  let signalled = false;
+  const r = await runCli(['backup', '-d', 'app', '--to', `file:${path}`, '--key-file', keyFile, '--level', '19'], {
+    env: cluster.env,
+    // Signal only once pg_dump is at work on the server, so the interruption is mid-dump whatever the machine's load.
+    onSpawn: (child) => void (async () => {
+      for (let i = 0; i < 600 && child.exitCode === null; i++) {
+        if (await dumping() > 0) {
+          signalled = child.kill('SIGTERM');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })(),
+  });
+  assert.ok(signalled, 'pg_dump was running when the signal came');
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /interrupted by SIGTERM/);
   assert.deepEqual(nothingLeft('sigterm'), []);
-  const dumps = await cluster.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'pg_dump'`);
   // The server may take a moment to notice the closed connection.
-  for (let i = 0; i < 50 && dumps[0]!.n !== '0'; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    dumps.splice(0, 1, ...(await cluster.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'pg_dump'`)));
+  let left = await dumping();
+  for (let i = 0; i < 50 && left > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    left = await dumping();
   }
-  assert.equal(dumps[0]!.n, '0', 'pg_dump was stopped');
+  assert.equal(left, 0, 'pg_dump was stopped');
 });
 
 test('library: AbortSignal stops the run with its reason and removes the partial file', async () => {
