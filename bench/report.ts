@@ -14,6 +14,8 @@ export interface Target {
   readonly met: boolean | undefined;
 }
 
+/** A table cell: pipes inside code spans would still split the row. */
+const cell = (text: string) => text.replace(/\|/g, '\\|');
 const MB = (n: number) => (Number.isFinite(n) ? (n / 1e6).toFixed(0) : '–');
 const s = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '–');
 
@@ -71,13 +73,13 @@ export function endToEndMarkdown(e2e: EndToEndResult): string {
 }
 
 function methodRow(m: MethodResult, limit: number): string {
-  if (m.skipped) return `| ${m.label} | skipped: ${m.skipped} | | | | | | |`;
+  if (m.skipped) return `| ${cell(m.label)} | skipped: ${m.skipped} | | | | | | |`;
   const x = summarize(m);
   const failures = m.runs.filter((r: RunResult) => r.error);
   const failed = failures.length ? ` (${failures.length} failed: ${failures[0]!.error!.replace(/\|/g, '/').slice(0, 200)})` : '';
   const biggest = Object.entries(x.programsRssMiB).sort((a, b) => b[1] - a[1])[0];
   const server = [x.backendCpuSeconds, x.s3ServerCpuSeconds].map((v) => s(v)).join(' + ');
-  return `| ${m.label}${failed} | ${s(x.seconds, 2)} (${s(x.min, 1)}–${s(x.max, 1)}) | ${Number.isFinite(limit) ? s(x.seconds / limit, 2) : ''} | ` +
+  return `| ${cell(m.label)}${failed} | ${s(x.seconds, 2)} (${s(x.min, 1)}–${s(x.max, 1)}) | ${Number.isFinite(limit) ? s(x.seconds / limit, 2) : ''} | ` +
     `${s(x.cpuSeconds)} + ${server} | ${s(x.peakTreeRssMiB, 0)}${biggest ? `; ${biggest[0]} ${biggest[1].toFixed(0)}` : ''} | ` +
     `${MB(x.tempPeakBytes)} | ${MB(x.diskWrittenBytes)} | ${MB(x.outputBytes)} |`;
 }
@@ -107,9 +109,11 @@ export function targets(report: BenchReport): Target[] {
     const rss = Math.max(...ours.map((m) => summarize(m).peakTreeRssMiB));
     add('peak RSS < 200 MiB at every size (copycat-db + pg_dump)', rss, `max ${s(rss, 0)} MiB over ${ours.length} methods × sizes`, (v) => v < 200);
     const temp = Math.max(...ours.map((m) => summarize(m).tempPeakBytes));
-    const s3Written = Math.max(...ours.filter((m) => m.id.includes('s3') || m.id.includes('restore')).map((m) => summarize(m).diskWrittenBytes));
+    const s3Runs = ours.filter((m) => m.id.includes('s3') || m.id.includes('restore'));
+    const s3Written = s3Runs.length ? Math.max(...s3Runs.map((m) => summarize(m).diskWrittenBytes)) : NaN;
     // The only writes an S3 backup or restore makes are its run lock (src/cli/lock.ts: a few bytes, one page or two).
-    add('zero bytes of temporary disk', temp, `temp folder peak ${temp} B; all disk writes of S3 backups and restores ${s3Written} B (the run lock file)`,
+    add('zero bytes of temporary disk', temp, `temp folder peak ${temp} B` +
+      (Number.isFinite(s3Written) ? `; all disk writes of S3 backups and restores ${s3Written} B (the run lock file)` : ''),
       (v) => v === 0 && !(s3Written > 64 * 1024));
   }
   const stages = report.stages?.rows;
@@ -143,7 +147,7 @@ export function reportMarkdown(report: BenchReport): string {
   if (t.length) {
     parts.push('### Targets\n');
     parts.push('| target | measured | met |\n|---|---|---|\n' +
-      t.map((x) => `| ${x.target} | ${x.measured} | ${x.met === undefined ? '–' : x.met ? 'yes' : '**no**'} |`).join('\n') + '\n');
+      t.map((x) => `| ${cell(x.target)} | ${cell(x.measured)} | ${x.met === undefined ? '–' : x.met ? 'yes' : '**no**'} |`).join('\n') + '\n');
   }
   return parts.join('\n');
 }

@@ -396,15 +396,18 @@ async function childMain(name: string): Promise<void> {
     stageSeconds = Object.fromEntries(Object.entries(totals).map(([k, v]) => [k, round(v / 1000, 3)]));
   } else {
     // The program reads the feeder's socket itself, as `pg_dump | zstd` would; the feeder counts the bytes.
-    const identity = ageIdentity();
-    const [command, args] = row.command!(identity);
-    process.stderr.write('ready\n');
-    await waitForGo();
-    t0 = performance.now();
-    const timing = await timedCommand(command, args, (n) => (bytesOut += n));
-    cpuSeconds = timing.cpuSeconds;
-    maxRssMiB = timing.maxRssMiB;
-    identity.cleanup();
+    const identity = row.impl === 'cli' && row.group === 'encrypt' ? ageIdentity() : undefined;
+    try {
+      const [command, args] = row.command!(identity ?? { ageRecipient: '', ageIdentityFile: '' });
+      process.stderr.write('ready\n');
+      await waitForGo();
+      t0 = performance.now();
+      const timing = await timedCommand(command, args, (n) => (bytesOut += n));
+      cpuSeconds = timing.cpuSeconds;
+      maxRssMiB = timing.maxRssMiB;
+    } finally {
+      identity?.cleanup();
+    }
   }
   const seconds = (performance.now() - t0) / 1000;
   const result: StageResult = {
