@@ -16,7 +16,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineFacts, parseBenchSize as parseSize, runStageBench } from '../src/cli/bench.js';
+import { machineFacts, runStageBench } from '../src/cli/bench.js';
+import { parseSize } from '../src/size.js';
 import { runEndToEnd } from './e2e.js';
 import { reportMarkdown, targets, type BenchReport } from './report.js';
 

@@ -23,6 +23,7 @@ import { pipeline } from '../pipeline.js';
 import type { SinkStage, TransformStage } from '../stage.js';
 import { zstdCompress, zstdDecompress } from '../transforms/compression/zstd.js';
 import { decrypt, encrypt } from '../transforms/encrypt.js';
+import { parseSize } from '../size.js';
 import { sha256 } from '../transforms/sha256.js';
 import type { ActionContext } from './run.js';
 
@@ -572,18 +573,9 @@ interface BenchFlags {
   markdown?: string;
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
-
-/** 256MiB, 1GB, or bytes. (Kept here rather than shared so the measured child processes load nothing heavy.) */
-export function parseBenchSize(text: string): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
-  const unit = match && UNITS[match[2]!.toLowerCase()];
-  return match && unit ? Math.round(Number(match[1]) * unit) : undefined;
-}
-
 function sizeArg(name: string): (value: string) => number {
   return (value) => {
-    const bytes = parseBenchSize(value);
+    const bytes = parseSize(value);
     if (bytes === undefined || bytes <= 0) throw new InvalidArgumentError(`${name} takes a size like 256MiB`);
     return bytes;
   };
