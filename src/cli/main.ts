@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
+import { TOOL_VERSION } from '../version.js';
 import { backupCommand } from './backup.js';
 import { benchCommand } from './bench.js';
 import { keygenCommand } from './keygen.js';
@@ -8,11 +8,10 @@ import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 import { verifyCommand } from './verify.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('copycat-db')
-    .version(version)
+    .version(TOOL_VERSION)
     .description('Stream PostgreSQL backups through zstd and AES-256-GCM into object-locked S3, and restore them')
     .showHelpAfterError('(run with --help for usage)')
     // Run-wide options, accepted before or after the command; each falls back to its variable (see README, Operating).

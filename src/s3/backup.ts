@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { readFileSync } from 'node:fs';
+import { TOOL_VERSION } from '../version.js';
 import { backupTransforms, type ChainOptions } from '../chain.js';
 import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
 import { s3Sink, type S3Checksum } from '../sinks/s3.js';
@@ -11,7 +11,6 @@ import { MANIFEST_FORMAT_VERSION, writeManifest, type Manifest } from './manifes
 import { preflight } from './preflight.js';
 import type { RetentionPolicy } from './retention.js';
 
-export const TOOL_VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface S3BackupOptions {
   readonly client: S3Client;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { TOOL_VERSION } from '../../version.js';
 import { CopycatError } from '../../errors.js';
 import { libpqEnv, queryOnce } from '../../pg-env.js';
 import type { SourceStage, StageContext } from '../../stage.js';
@@ -31,14 +31,7 @@ export interface PgParallelOptions {
   readonly onSnapshot?: (snapshot: string) => void | Promise<void>;
 }
 
-const TOOL = (() => {
-  try {
-    const { version } = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return `copycat-db ${version}`;
-  } catch {
-    return 'copycat-db';
-  }
-})();
+const TOOL = `copycat-db ${TOOL_VERSION}`;
 
 /**
  * A snapshot-consistent dump read by `jobs` connections at once, as one stream: the parallel container
