@@ -7,53 +7,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startPgCluster, type PgCluster } from '../test/helpers/pg-cluster.js';
 import { startS3Server, type S3TestServer } from '../test/helpers/s3-server.js';
 import { createBenchDatabase, type DatabaseInfo } from './database.js';
+import { CLI, copycat, dropDatabase, pathBytes, type Fixtures, type Method, type MethodGroup, type RunContext } from './method.js';
+import { parallelMethods, parallelPairId, sameRows } from './parallel.js';
 import { findProcess, measure, median, processCpuSeconds, reapedChildrenCpuSeconds, round, type Measurement } from './measure.js';
-
-export const CLI = fileURLToPath(new URL('../../bin/copycat-db.js', import.meta.url));
-
-export type MethodGroup = 'backup' | 'restore' | 'memory' | 'floor';
-
-/** One way of doing the job, as the command line an operator would type. */
-interface Method {
-  readonly id: string;
-  readonly label: string;
-  readonly group: MethodGroup;
-  /** Programs it needs besides node and PostgreSQL. */
-  readonly needs: readonly string[];
-  readonly command: (run: RunContext) => readonly string[] | string;
-  /** Bytes of the backup it produced (file size, object size), when that can be told. */
-  readonly output?: (run: RunContext, m: Measurement) => number | undefined;
-  readonly before?: (run: RunContext) => Promise<void>;
-  readonly after?: (run: RunContext) => Promise<void>;
-}
-
-interface RunContext {
-  readonly round: number;
-  readonly database: string;
-  /** Empty folder: the command's TMPDIR and working directory. */
-  readonly tempDir: string;
-  /** Where file backups go (not temporary: that is the product). */
-  readonly outFile: string;
-  readonly env: Record<string, string | undefined>;
-  readonly fx: Fixtures;
-  /** Prefix in the locked bucket for this database's backups. */
-  readonly prefix: string;
-  readonly restoreTarget: string;
-}
-
-interface Fixtures {
-  readonly keyFile: string;
-  readonly ageRecipient: string;
-  readonly lockedBucket: string;
-  readonly plainBucket: string;
-  /** `pg_dump -Fc -Z0` of the main database, for pg_restore and for the zstd CPU floor. */
-  readonly plainDump: string;
-  readonly cluster: PgCluster;
-}
 
 export interface RunResult extends Measurement {
   readonly round: number;
@@ -91,6 +50,8 @@ export interface EndToEndOptions {
   readonly memorySizes: readonly number[];
   readonly rounds: number;
   readonly restoreRounds: number;
+  /** Job counts of the parallel comparison (issue #7), which runs `restoreRounds` rounds; empty: not run. */
+  readonly parallelJobs: readonly number[];
   /** Only the methods whose id matches (the limit always runs: everything is a ratio to it). */
   readonly only?: RegExp;
   readonly workDir: string;
@@ -101,29 +62,25 @@ export interface EndToEndOptions {
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const node = process.execPath;
 
-function copycat(...args: string[]): string[] {
-  return [node, CLI, ...args];
-}
-
 const BACKUP_METHODS: readonly Method[] = [
   { id: 'limit', label: '`pg_dump -Fc -Z0 > /dev/null` (the limit)', group: 'backup', needs: [],
     command: (r) => `pg_dump -Fc -Z0 -d ${shq(r.database)} > /dev/null` },
-  { id: 'copycat-file-z3', label: '`copycat-db backup --to file:` zstd -3, encrypted', group: 'backup', needs: [],
+  { id: 'copycat-file-z3', label: '`copycat-db backup --to file:` zstd -3 (default workers: one per core), encrypted', group: 'backup', needs: [],
     command: (r) => copycat('backup', '-d', r.database, '--to', `file:${r.outFile}`, '--level', '3', '--key-file', r.fx.keyFile),
-    output: (r) => fileSize(r.outFile) },
-  { id: 'copycat-file-z3-w2', label: '`copycat-db backup --to file:` zstd -3 `--workers 2`, encrypted', group: 'backup', needs: [],
-    command: (r) => copycat('backup', '-d', r.database, '--to', `file:${r.outFile}`, '--level', '3', '--workers', '2', '--key-file', r.fx.keyFile),
-    output: (r) => fileSize(r.outFile) },
+    output: (r) => pathBytes(r.outFile) },
+  { id: 'copycat-file-z3-w0', label: '`copycat-db backup --to file:` zstd -3 `--workers 0` (zstd on the event loop), encrypted', group: 'backup', needs: [],
+    command: (r) => copycat('backup', '-d', r.database, '--to', `file:${r.outFile}`, '--level', '3', '--workers', '0', '--key-file', r.fx.keyFile),
+    output: (r) => pathBytes(r.outFile) },
   { id: 'copycat-file-z1', label: '`copycat-db backup --to file:` zstd -1, encrypted', group: 'backup', needs: [],
     command: (r) => copycat('backup', '-d', r.database, '--to', `file:${r.outFile}`, '--level', '1', '--key-file', r.fx.keyFile),
-    output: (r) => fileSize(r.outFile) },
+    output: (r) => pathBytes(r.outFile) },
   { id: 'copycat-s3-z3', label: '`copycat-db backup --to s3://` zstd -3, encrypted, locked', group: 'backup', needs: [],
     command: (r) => copycat('backup', '-d', r.database, '--to', `s3://${r.fx.lockedBucket}/${r.prefix}`, '--level', '3', '--key-file', r.fx.keyFile,
       '--retain-days', '1', '--no-prune'),
     output: (_r, m) => storedBytes(m) },
   { id: 'shell-file', label: '`pg_dump -Fc -Z0 | zstd -3 -T2 | age > file`', group: 'backup', needs: ['zstd', 'age'],
     command: (r) => `pg_dump -Fc -Z0 -d ${shq(r.database)} | zstd -q -3 -T2 | age -r ${r.fx.ageRecipient} > ${shq(r.outFile)}`,
-    output: (r) => fileSize(r.outFile) },
+    output: (r) => pathBytes(r.outFile) },
   { id: 'shell-s3', label: '`pg_dump -Fc -Z0 | zstd -3 -T0 | age | rclone rcat` to S3', group: 'backup', needs: ['zstd', 'age', 'rclone'],
     command: (r) => `pg_dump -Fc -Z0 -d ${shq(r.database)} | zstd -q -3 -T0 | age -r ${r.fx.ageRecipient} | ` +
       `rclone rcat benchs3:${r.fx.plainBucket}/shell/${r.database}-${r.round}.zst.age` },
@@ -142,22 +99,16 @@ const RESTORE_METHODS: readonly Method[] = [
   { id: 'copycat-restore', label: '`copycat-db restore --from s3://` (decrypt, decompress, verify)', group: 'restore', needs: [],
     before: (r) => r.fx.cluster.createDatabase(r.restoreTarget),
     command: (r) => copycat('restore', '--from', `s3://${r.fx.lockedBucket}/${r.prefix}`, '--to-database', r.restoreTarget, '--key-file', r.fx.keyFile),
+    check: sameRows,
     after: (r) => dropDatabase(r.fx.cluster, r.restoreTarget) },
   { id: 'pg_restore-file', label: '`pg_restore` from a local uncompressed custom-format file', group: 'restore', needs: [],
     before: (r) => r.fx.cluster.createDatabase(r.restoreTarget),
     command: (r) => ['pg_restore', '--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${r.restoreTarget}`, r.fx.plainDump],
+    check: sameRows,
     after: (r) => dropDatabase(r.fx.cluster, r.restoreTarget) },
 ];
 
 const MEMORY_METHOD_IDS = ['copycat-file-z3', 'copycat-s3-z3'];
-
-function fileSize(path: string): number | undefined {
-  try {
-    return statSync(path).size;
-  } catch {
-    return undefined;
-  }
-}
 
 function storedBytes(m: Measurement): number | undefined {
   const match = /stored_bytes=(\d+)/.exec(m.stderrTail);
@@ -174,10 +125,6 @@ async function backendsGone(cluster: PgCluster, ...databases: string[]): Promise
     await new Promise((r) => setTimeout(r, 50));
   }
   await new Promise((r) => setTimeout(r, 200));
-}
-
-async function dropDatabase(cluster: PgCluster, name: string): Promise<void> {
-  await cluster.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
 }
 
 function have(program: string): boolean {
@@ -311,10 +258,11 @@ export async function runEndToEnd(opts: EndToEndOptions): Promise<EndToEndResult
       const backendCpuSeconds = postmaster ? reapedChildrenCpuSeconds(postmaster) - backend0 : NaN;
       const s3ServerCpuSeconds = s3Pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0) - server0;
       const outputBytes = m.output?.(run, measured);
+      const wrong = measured.exitCode === 0 ? await m.check?.(run) : undefined;
       await m.after?.(run);
       rmSync(run.outFile, { force: true });
       rmSync(tempDir, { recursive: true, force: true });
-      const error = measured.exitCode === 0 ? undefined : `exit code ${measured.exitCode}: ${measured.stderrTail}`;
+      const error = measured.exitCode === 0 ? wrong : `exit code ${measured.exitCode}: ${measured.stderrTail}`;
       result.runs.push({ ...measured, round, backendCpuSeconds: round2(backendCpuSeconds), s3ServerCpuSeconds: round2(s3ServerCpuSeconds),
         ...(outputBytes !== undefined ? { outputBytes } : {}), ...(error ? { error } : {}) });
       log(`  round ${round} ${m.id}${database.name === mainDb ? '' : ` (${database.name})`}: ${error ? `FAILED ${error}` :
@@ -342,6 +290,16 @@ export async function runEndToEnd(opts: EndToEndOptions): Promise<EndToEndResult
       }
     }
 
+    // Each pair runs backup then restore; the pairs' order rotates every round like everything else.
+    const pairs = parallelMethods(opts.parallelJobs, join(opts.workDir, 'parallel')).filter(selected);
+    for (let r = 1; r <= (pairs.length ? opts.restoreRounds : 0); r++) {
+      log(`parallel comparison round ${r} of ${opts.restoreRounds}`);
+      const byPair = [...new Set(pairs.map((m) => parallelPairId(m.id)!.pair))];
+      for (const pair of rotate(byPair, r - 1)) {
+        for (const m of pairs.filter((x) => parallelPairId(x.id)!.pair === pair)) await runOne(m, main, 'main', r);
+      }
+    }
+
     const memoryMethods = BACKUP_METHODS.filter((m) => MEMORY_METHOD_IDS.includes(m.id) && selected(m))
       .map((m): Method => ({ ...m, group: 'memory' }));
     for (const [i, db] of memoryDbs.entries()) {
@@ -354,7 +312,7 @@ export async function runEndToEnd(opts: EndToEndOptions): Promise<EndToEndResult
 
     return {
       machine: { ...machine, loadAverageAfter: loadavg().map((l) => round(l, 2)) },
-      options: { size: opts.size, memorySizes: opts.memorySizes, rounds: opts.rounds, restoreRounds: opts.restoreRounds, s3Store: opts.s3Store,
+      options: { size: opts.size, memorySizes: opts.memorySizes, rounds: opts.rounds, restoreRounds: opts.restoreRounds, parallelJobs: opts.parallelJobs, s3Store: opts.s3Store,
         ...(opts.only ? { only: String(opts.only) } : {}) },
       databases,
       dumpBytes,

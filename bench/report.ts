@@ -2,6 +2,7 @@
 import { stageMarkdown, type StageResult } from '../src/cli/bench.js';
 import { summarize, type EndToEndResult, type MethodResult, type RunResult } from './e2e.js';
 import { median } from './measure.js';
+import { parallelPairId } from './parallel.js';
 
 export interface BenchReport {
   readonly stages?: { readonly size: number; readonly machine: Record<string, unknown>; readonly rows: StageResult[] };
@@ -57,7 +58,7 @@ export function endToEndMarkdown(e2e: EndToEndResult): string {
   lines.push('');
   lines.push(`CPU floor (limit's CPU + PostgreSQL's + \`zstd --single-thread\` on the dump, over ${e2e.machine.cpus} cores, at least the limit): ` +
     `zstd -3 ${s(floor3)} s (${s(floor3 / limit, 2)}× limit), zstd -1 ${s(floor1)} s (${s(floor1 / limit, 2)}× limit).`);
-  const memory = e2e.methods.filter((x) => x.group === 'memory' || (x.group === 'backup' && x.id.startsWith('copycat-') && !x.id.includes('w2') && !x.id.includes('z1')));
+  const memory = e2e.methods.filter((x) => x.group === 'memory' || (x.group === 'backup' && x.id.startsWith('copycat-') && !x.id.includes('w0') && !x.id.includes('z1')));
   if (e2e.databases.length > 1) {
     lines.push('');
     lines.push('Peak RSS against database size (copycat-db backup, zstd -3, encrypted):');
@@ -68,6 +69,37 @@ export function endToEndMarkdown(e2e: EndToEndResult): string {
       const x = summarize(m);
       lines.push(`| ${m.database} | ${MB(m.tableBytes)} | ${m.id} | ${s(x.seconds)} | ${s(x.peakTreeRssMiB, 0)} | ${s(x.programsRssMiB.node ?? NaN, 0)} | ${s(x.programsRssMiB.pg_dump ?? NaN, 0)} |`);
     }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Issue #7: each format's backup and restore at each job count, against `pg_dump -Fc` + `pg_restore` at the same count. */
+export function parallelMarkdown(e2e: EndToEndResult): string {
+  const pairs = new Map<string, { label: string; backup?: MethodResult; restore?: MethodResult }>();
+  for (const m of e2e.methods.filter((x) => x.group === 'parallel')) {
+    const id = parallelPairId(m.id);
+    if (!id) continue;
+    const entry = pairs.get(id.pair) ?? { label: m.label };
+    entry[id.phase] = m;
+    pairs.set(id.pair, entry);
+  }
+  if (!pairs.size) return '';
+  const seconds = (m?: MethodResult) => (m && !m.skipped ? summarize(m).seconds : NaN);
+  const total = (pair: string) => seconds(pairs.get(pair)?.backup) + seconds(pairs.get(pair)?.restore);
+  const lines = [
+    `Medians of ${e2e.options.restoreRounds} rounds, interleaved; each restore into an empty database, its rows checked against the source.`,
+    '',
+    '| format and jobs | backup s | restore s | backup + restore s | × `pg_dump -Fc` + `pg_restore`, same jobs | CPU s of the tools (backup; restore) | PostgreSQL CPU s (backup; restore) | peak RSS MiB (backup; restore) | backup MB |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const [pair, p] of pairs) {
+    const [b, r] = [p.backup, p.restore].map((m) => (m && !m.skipped && m.runs.some((x) => !x.error) ? summarize(m) : undefined));
+    const failed = [p.backup, p.restore].flatMap((m) => m?.runs.filter((x) => x.error) ?? []);
+    const note = failed.length ? ` (${failed.length} failed: ${failed[0]!.error!.replace(/\|/g, '/').slice(0, 200)})` : '';
+    const base = total(pair.replace(/^\w+-/, 'custom-'));
+    lines.push(`| ${cell(p.label)}${note} | ${s(b?.seconds ?? NaN, 2)} | ${s(r?.seconds ?? NaN, 2)} | ${s(total(pair), 2)} | ${s(total(pair) / base, 2)} | ` +
+      `${s(b?.cpuSeconds ?? NaN)}; ${s(r?.cpuSeconds ?? NaN)} | ${s(b?.backendCpuSeconds ?? NaN)}; ${s(r?.backendCpuSeconds ?? NaN)} | ` +
+      `${s(b?.peakTreeRssMiB ?? NaN, 0)}; ${s(r?.peakTreeRssMiB ?? NaN, 0)} | ${MB(b?.outputBytes ?? NaN)} |`);
   }
   return lines.join('\n') + '\n';
 }
@@ -98,10 +130,8 @@ export function targets(report: BenchReport): Target[] {
     add('backup to S3 ≥ 5× faster than the seed\'s way', seedOverS3, `${s(seedOverS3, 2)}× (${s(sec('copycat-s3-z3'))} s vs ${s(sec('seed'))} s)`, (v) => v >= 5);
     const fileOverShell = ratio(sec('copycat-file-z3'), sec('shell-file'));
     add('backup to a file ≤ 1.0× the shell pipeline (zstd -3 -T2 | age)', fileOverShell, `${s(fileOverShell, 2)}× (${s(sec('copycat-file-z3'))} s vs ${s(sec('shell-file'))} s)`, (v) => v <= 1.0);
-    const fileW2OverShell = ratio(sec('copycat-file-z3-w2'), sec('shell-file'));
-    add('… the same with --workers 2', fileW2OverShell, `${s(fileW2OverShell, 2)}× (${s(sec('copycat-file-z3-w2'))} s)`, (v) => v <= 1.0);
     const floor3 = cpuFloor(e2e, 3);
-    const best3 = Math.min(sec('copycat-file-z3'), sec('copycat-file-z3-w2'));
+    const best3 = sec('copycat-file-z3');
     add('zstd -3 backup within 1.1× of the CPU floor', best3 / floor3, `${s(best3 / floor3, 2)}× (${s(best3)} s vs floor ${s(floor3)} s = ${s(floor3 / limit, 2)}× limit)`, (v) => v <= 1.1);
     const z1 = sec('copycat-file-z1') / limit;
     add('zstd -1 backup within 1.4× of the limit', z1, `${s(z1, 2)}× (${s(sec('copycat-file-z1'))} s vs ${s(limit)} s)`, (v) => v <= 1.4);
@@ -142,6 +172,8 @@ export function reportMarkdown(report: BenchReport): string {
   if (report.endToEnd) {
     parts.push('### End to end\n');
     parts.push(endToEndMarkdown(report.endToEnd));
+    const parallel = parallelMarkdown(report.endToEnd);
+    if (parallel) parts.push('### Parallel dump and restore, against pg_dump\'s formats\n', parallel);
   }
   const t = targets(report);
   if (t.length) {

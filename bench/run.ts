@@ -4,7 +4,8 @@
  *
  *   --size 1GB            table data of the generated database (default 1GB)
  *   --memory-sizes 0.5GB  further databases on which only copycat-db's backups run (peak RSS against size); "" for none
- *   --rounds 3            backup rounds (interleaved); --restore-rounds 2
+ *   --rounds 3            backup rounds (interleaved); --restore-rounds 2 (restores and the parallel comparison)
+ *   --parallel-jobs 1,2   job counts of the parallel comparison (issue #7); "" skips it
  *   --stage-size 256MiB   input per stage row; 0 skips the stage benchmark; --no-e2e skips the end-to-end part
  *   --stage-rounds 3      runs of every stage row (interleaved; the median is reported)
  *   --only REGEXP         only the end-to-end methods whose id matches (the limit always runs)
@@ -26,6 +27,7 @@ export interface BenchArgs {
   readonly memorySizes: number[];
   readonly rounds: number;
   readonly restoreRounds: number;
+  readonly parallelJobs: number[];
   readonly stageSize: number;
   readonly stageRounds: number;
   readonly e2e: boolean;
@@ -43,6 +45,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       'memory-sizes': { type: 'string', default: '0.5GB' },
       rounds: { type: 'string', default: '3' },
       'restore-rounds': { type: 'string', default: '2' },
+      'parallel-jobs': { type: 'string', default: '1,2' },
       'stage-size': { type: 'string', default: '256MiB' },
       'stage-rounds': { type: 'string', default: '3' },
       'no-e2e': { type: 'boolean', default: false },
@@ -70,6 +73,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     memorySizes: values['memory-sizes']!.split(',').map((x) => x.trim()).filter(Boolean).map((x) => size('--memory-sizes', x)),
     rounds: Math.max(1, count('--rounds', values.rounds!)),
     restoreRounds: count('--restore-rounds', values['restore-rounds']!),
+    parallelJobs: values['parallel-jobs']!.split(',').map((x) => x.trim()).filter(Boolean).map((x) => Math.max(1, count('--parallel-jobs', x))),
     stageSize: size('--stage-size', values['stage-size']!, true),
     stageRounds: Math.max(1, count('--stage-rounds', values['stage-rounds']!)),
     e2e: !values['no-e2e'],
@@ -100,6 +104,7 @@ export async function runBench(args: BenchArgs, log: (line: string) => void = (l
       memorySizes: args.memorySizes,
       rounds: args.rounds,
       restoreRounds: args.restoreRounds,
+      parallelJobs: args.parallelJobs,
       ...(args.only ? { only: args.only } : {}),
       workDir: join(tmpdir(), `copycat-bench-${process.pid}`),
       s3Store: args.s3Store,

@@ -29,6 +29,8 @@ test('bench arguments: sizes, lists and counts', () => {
   assert.equal(a.stageSize, 0);
   assert.ok(a.only?.test('seed'));
   assert.deepEqual(parseBenchArgs(['--memory-sizes', '']).memorySizes, []);
+  assert.deepEqual(parseBenchArgs([]).parallelJobs, [1, 2]);
+  assert.deepEqual(parseBenchArgs(['--parallel-jobs', '']).parallelJobs, []);
   assert.throws(() => parseBenchArgs(['--size', 'big']), /--size takes a size/);
   assert.throws(() => parseBenchArgs(['--s3-store', 'disk']), /memstore or bluestore/);
 });
@@ -63,9 +65,14 @@ test('npm run bench at a small size: every stage row and every end-to-end method
 
     const e2e = report.endToEnd;
     const ids = new Set(e2e.methods.map((m) => m.id));
-    for (const id of ['limit', 'copycat-file-z3', 'copycat-file-z3-w2', 'copycat-file-z1', 'copycat-s3-z3', 'shell-file', 'shell-s3', 'seed',
+    for (const id of ['limit', 'copycat-file-z3', 'copycat-file-z3-w0', 'copycat-file-z1', 'copycat-s3-z3', 'shell-file', 'shell-s3', 'seed',
       'floor-zstd1', 'floor-zstd3', 'copycat-restore', 'pg_restore-file']) {
       assert.ok(ids.has(id), `method ${id} is in the results`);
+    }
+    for (const format of ['parallel', 'custom', 'directory']) {
+      for (const jobs of [1, 2]) {
+        for (const phase of ['backup', 'restore']) assert.ok(ids.has(`${format}-${jobs}:${phase}`), `parallel comparison: ${format}-${jobs}:${phase} ran`);
+      }
     }
     assert.equal(e2e.databases.length, 2, 'the main database and one for the memory check');
     assert.ok(e2e.methods.some((m) => m.group === 'memory' && m.runs.length > 0), 'the memory check ran');
@@ -89,7 +96,7 @@ test('npm run bench at a small size: every stage row and every end-to-end method
     }
     positive(e2e.methods.find((m) => m.id === 'copycat-s3-z3')!.runs[0]!.outputBytes, 'stored bytes of the S3 backup');
     assert.ok(report.targets.length >= 7, 'the targets were evaluated');
-    assert.match(await readFile(join(out, md), 'utf8'), /### End to end[\s\S]*### Targets/);
+    assert.match(await readFile(join(out, md), 'utf8'), /### End to end[\s\S]*### Parallel dump and restore[\s\S]*### Targets/);
   } finally {
     await rm(out, { recursive: true, force: true });
   }

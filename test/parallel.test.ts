@@ -213,6 +213,32 @@ test('a truncated container fails the restore before any table data commits', as
     assert.equal(row!.n, '0', `${t.schema}.${t.name} has no committed rows`);
   }
 
+  // A table end whose row count differs from what the server loaded (one row more, frames otherwise intact).
+  let bumped = '';
+  const rebuilt: Buffer[] = [preamble()];
+  let parts: Buffer[] = [];
+  for (const piece of new FrameReader().feed(whole)) {
+    parts.push(piece.data);
+    if (!piece.last) continue;
+    let payload = Buffer.concat(parts);
+    parts = [];
+    const end = piece.type === FrameType.TableEnd ? JSON.parse(payload.toString('utf8')) as { rows: number; bytes: number } : undefined;
+    if (end && end.rows > 0 && !bumped) {
+      bumped = header.tables.find((t) => t.id === piece.stream)!.name;
+      payload = Buffer.from(JSON.stringify({ ...end, rows: end.rows + 1 }));
+    }
+    if (piece.type === FrameType.Trailer && bumped) {
+      const trailer = JSON.parse(payload.toString('utf8')) as { rows: number };
+      payload = Buffer.from(JSON.stringify({ ...trailer, rows: trailer.rows + 1 }));
+    }
+    rebuilt.push(frameHeader(piece.type, piece.stream, payload.length), payload);
+  }
+  assert.ok(bumped, 'some table has rows');
+  writeFileSync(join(dir, 'miscounted.container'), Buffer.concat(rebuilt));
+  await cluster.createDatabase('restored_miscounted');
+  await assert.rejects(pipeline(fileSource(join(dir, 'miscounted.container'))).to(pgParallelRestore({ database: 'restored_miscounted', env: cluster.env })).run(),
+    (err: Error & { code?: string }) => err.code === 'ROW_COUNT_MISMATCH' && err.message.includes(bumped));
+
   // Bytes after the trailer are refused too.
   await cluster.createDatabase('restored_trailing');
   writeFileSync(join(dir, 'trailing.container'), Buffer.concat([whole, frameHeader(FrameType.TableData, 1, 0)]));

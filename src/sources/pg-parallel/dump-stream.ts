@@ -7,7 +7,7 @@ import type { Logger } from '../../log.js';
 import { pgClient } from '../../pg-env.js';
 import { dumpSessionSql, readCatalog, type Catalog } from './catalog.js';
 import {
-  FrameType, MAX_DATA_FRAME, PARALLEL_FORMAT_VERSION, countRows, frameHeader, jsonPayload, preamble, qualifiedName, quoteIdent,
+  FrameType, MAX_DATA_FRAME, PARALLEL_FORMAT_VERSION, frameHeader, jsonPayload, preamble, qualifiedName, quoteIdent,
   type ContainerHeader, type ContainerTable, type TableEnd, type Trailer,
 } from './format.js';
 
@@ -225,20 +225,22 @@ export class ParallelDumpStream extends Readable {
     const columns = table.columns.length ? ` (${table.columns.map(quoteIdent).join(', ')})` : '';
     const copy = worker.query(copyTo(`COPY ${name}${columns} TO STDOUT`, { highWaterMark: 256 << 10 }));
     this.inputs.add(copy);
-    let rows = 0;
     let bytes = 0;
     try {
       for await (const chunk of copy as AsyncIterable<Buffer>) {
-        rows += countRows(chunk);
         bytes += chunk.length;
         await this.emitData(FrameType.TableData, table.id, chunk);
       }
+      // The row count is the server's own, from COPY's command tag, which follows the data; the connection has read
+      // it once it answers the next query. (Counting newlines here instead cost 0.55 CPU s per 340 MB.)
+      await worker.query('SELECT 1');
     } catch (err) {
       if (this.destroyed) this.stopped();
       throw new CopycatError('COPY_FAILED', `COPY ${name} TO STDOUT failed: ${(err as Error).message}`, { cause: err });
     } finally {
       this.inputs.delete(copy);
     }
+    const rows = copy.rowCount;
     const end: TableEnd = { rows, bytes };
     await this.sendFrame(FrameType.TableEnd, table.id, jsonPayload(end));
     return { schema: table.schema, name: table.name, ident, rows, bytes };

@@ -128,13 +128,6 @@ export function quoteIdent(name: string): string {
 
 export const qualifiedName = (t: { schema: string; name: string }): string => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
-/** Rows in a piece of text-format COPY output: each row ends with a newline, and newlines in values are escaped. */
-export function countRows(chunk: Buffer): number {
-  let rows = 0;
-  for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
-  return rows;
-}
-
 /** One piece of a frame's payload, as it arrives. A frame with an empty payload gives one piece with `first` and `last`. */
 export interface FramePiece {
   readonly type: FrameType;
