@@ -12,8 +12,9 @@
  *   --stage-only REGEXP   only the stage rows whose name matches
  *   --s3-store bluestore  radosgw's store (memstore keeps everything in RAM, twice)
  *   --out DIR             where the results go (default bench-results)
+ *   --render FILE.json    (alone) prints an earlier run's Markdown again, as the report is written now
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -122,9 +123,13 @@ export async function runBench(args: BenchArgs, log: (line: string) => void = (l
 }
 
 async function main(): Promise<void> {
+  // `--render FILE.json`: the Markdown of an earlier run again, as this version of the report writes it.
+  if (process.argv[2] === '--render' && process.argv[3]) {
+    process.stdout.write(reportMarkdown(JSON.parse(readFileSync(process.argv[3], 'utf8')) as BenchReport));
+    return;
+  }
   const args = parseBenchArgs(process.argv.slice(2));
   const { markdown, json } = await runBench(args);
-  const { readFileSync } = await import('node:fs');
   process.stdout.write(readFileSync(markdown, 'utf8'));
   process.stderr.write(`wrote ${json} and ${markdown}\n`);
 }

@@ -8,6 +8,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { CopycatError } from './errors.js';
 import { parseLocation, type Location } from './location.js';
 import { loadScalewayCredentials } from './sources/scaleway/config.js';
+import { SCALEWAY_MODES } from './sources/scaleway/modes.js';
 
 export type Env = Record<string, string | undefined>;
 export type CommandName = 'backup' | 'restore' | 'list' | 'prune' | 'verify';
@@ -105,7 +106,6 @@ export interface ConfigInput {
 }
 
 const PG_SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
-const SCALEWAY_MODES = ['scw-export', 'snapshot-scw-export', 'snapshot-pgdump'];
 
 /** Every missing or invalid setting for this command, each as `NAME: what is wrong — what it should hold`. */
 export function configProblems(input: ConfigInput): string[] {
@@ -185,7 +185,7 @@ export function configProblems(input: ConfigInput): string[] {
     const ssl = env.PGSSLMODE;
     if (ssl && !PG_SSL_MODES.includes(ssl)) add('PGSSLMODE', `"${ssl}" is not an sslmode — ${holds('PGSSLMODE')}`);
   }
-  if (mode && SCALEWAY_MODES.includes(mode)) {
+  if (mode && (SCALEWAY_MODES as readonly string[]).includes(mode)) {
     if (!text('scwInstance')) add(cli('scwInstance') ? '--scw-instance' : 'SCW_RDB_INSTANCE_ID', `not set — ${holds('SCW_RDB_INSTANCE_ID')} (needed by --mode ${mode})`);
     if (!text('database')) add(cli('database') ? '--database' : 'PGDATABASE', `not set — the name of the database to back up on the Scaleway instance (needed by --mode ${mode})`);
     if (mode === 'snapshot-pgdump' && !text('scwPrivateNetwork')) {

@@ -72,15 +72,21 @@ test('CLI: keygen, backup --to file:, restore --from file: round trip', async ()
   assert.equal((await runCli(['keygen', keyFile])).code, 1, 'keygen refuses to overwrite');
 
   const path = join(dir, 'cli.backup');
-  const env = { ...cluster.env, COPYCAT_KEY_FILE: keyFile };
+  // A file backup and restore never load the AWS SDK or undici (README, Performance): a preloaded probe says which did.
+  const probe = join(dir, 'probe.cjs');
+  writeFileSync(probe, `process.on('exit', () => process.stderr.write('loaded: ' + Object.keys(require.cache)
+    .filter((k) => k.includes('@aws-sdk') || k.includes('/undici/')).length + ' SDK or undici modules\\n'));`);
+  const env = { ...cluster.env, COPYCAT_KEY_FILE: keyFile, NODE_OPTIONS: `--require ${probe}` };
   const backup = await runCli(['backup', '--database', 'source', '--to', `file:${path}`, '--level', '1'], { env });
   assert.equal(backup.code, 0, backup.stderr);
   assert.match(backup.stderr, /backup\.done/);
+  assert.match(backup.stderr, /loaded: 0 SDK or undici modules/);
   assert.ok(existsSync(path) && !existsSync(`${path}.partial`));
 
   await cluster.createDatabase('restored_cli');
   const restore = await runCli(['restore', '--from', `file:${path}`, '--to-database', 'restored_cli'], { env });
   assert.equal(restore.code, 0, restore.stderr);
+  assert.match(restore.stderr, /loaded: 0 SDK or undici modules/);
   assert.deepEqual(await digestDatabase(cluster, 'restored_cli'), source);
 });
 

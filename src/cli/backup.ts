@@ -3,7 +3,6 @@ import { availableParallelism } from 'node:os';
 import { backupTransforms, type ChainOptions } from '../chain.js';
 import { parseLocation } from '../location.js';
 import { pipeline } from '../pipeline.js';
-import { backupToS3 } from '../s3/backup.js';
 import { fileSink } from '../sinks/file.js';
 import { stdoutSink } from '../sinks/stdout.js';
 import type { SinkStage } from '../stage.js';
@@ -38,7 +37,7 @@ export function backupCommand(program: Command): void {
   command.action(action(async (ctx, flags: BackupFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once, then the destination's lock
     const chain = await chainOptions(flags);
-    const chosen = backupSource(flags, parseLocation(flags.to).kind === 's3');
+    const chosen = await backupSource(flags, parseLocation(flags.to).kind === 's3');
     ctx.log.log('info', 'backup.start', { source: chosen.kind, database: flags.database, to: flags.to, compression: flags.compression, encrypted: !!chain.key });
     await backup(ctx, flags, chosen, chain);
   }));
@@ -52,7 +51,8 @@ async function backup(ctx: ActionContext, flags: BackupFlags, { source, kind: so
     ctx.log.log('info', 'backup.done', summarize(stats, 'backup'));
     return;
   }
-  const client = s3ClientFromFlags(flags);
+  const client = await s3ClientFromFlags(flags);
+  const { backupToS3 } = await import('../s3/backup.js');
   const { manifest, stats } = await backupToS3({
     client,
     bucket: location.bucket,

@@ -2,8 +2,6 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Option, type Command } from 'commander';
 import { CopycatError } from '../errors.js';
 import { parseLocation } from '../location.js';
-import { listBackups } from '../s3/catalog.js';
-import { executePrune, planPrune } from '../s3/prune.js';
 import { action, type ActionContext } from './run.js';
 import { addPruneOptions, addS3ConnectionOptions, s3ClientFromFlags, type PruneFlags, type S3ConnectionFlags } from './s3-options.js';
 
@@ -23,12 +21,13 @@ export function pruneCommand(program: Command): void {
   command.action(action(async (ctx, flags: PruneCommandFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once, then the destination's lock
     const { bucket, prefix } = s3Location(flags.from);
-    await pruneBackups(ctx, s3ClientFromFlags(flags), bucket, prefix, flags, !!flags.dryRun);
+    await pruneBackups(ctx, await s3ClientFromFlags(flags), bucket, prefix, flags, !!flags.dryRun);
   }));
 }
 
 /** Prunes and logs one line per decision; a prune that could not delete something it should have fails. */
 export async function pruneBackups(ctx: ActionContext, client: S3Client, bucket: string, prefix: string, flags: PruneFlags, dryRun: boolean): Promise<void> {
+  const [{ listBackups }, { executePrune, planPrune }] = await Promise.all([import('../s3/catalog.js'), import('../s3/prune.js')]);
   const plan = planPrune(await listBackups(client, bucket, prefix), { olderThanDays: flags.olderThan, keepLast: flags.keepLast });
   const report = await executePrune(client, bucket, prefix, plan, { dryRun, log: ctx.log });
   if (report.errors.length) {

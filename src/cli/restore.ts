@@ -6,7 +6,6 @@ import { pipeline } from '../pipeline.js';
 import { restoreSink } from '../sinks/restore.js';
 import { fileSource } from '../sources/file.js';
 import { stdinSource } from '../sources/stdin.js';
-import { restoreFromS3 } from '../s3/restore.js';
 import { action } from './run.js';
 import { addS3ConnectionOptions, s3ClientFromFlags, type S3ConnectionFlags } from './s3-options.js';
 import { addChainOptions, chainOptions, integer, type ChainFlags } from './shared.js';
@@ -40,7 +39,8 @@ export function restoreCommand(program: Command): void {
     if (location.kind === 's3') {
       // The manifest says how the backup was compressed and which key encrypted it; only the key comes from here.
       const key = flags.keyFile ? await loadKeyFile(flags.keyFile) : undefined;
-      const { manifest, stats } = await restoreFromS3({ client: s3ClientFromFlags(flags), ...location, backupId: flags.backup, key, target }, ctx);
+      const { restoreFromS3 } = await import('../s3/restore.js');
+      const { manifest, stats } = await restoreFromS3({ client: await s3ClientFromFlags(flags), ...location, backupId: flags.backup, key, target }, ctx);
       ctx.log.log('info', 'restore.done', { id: manifest.id, ...summarize(stats, 'restore') });
       return;
     }

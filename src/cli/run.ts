@@ -7,7 +7,6 @@ import type { MeterReading } from '../transforms/meter.js';
 import { acquireLock, type DestinationLock } from './lock.js';
 import { createLogger, isLogFormat, isLogLevel, Redactor, stderrLines, stdoutLines, type LineSink, type LogFormat } from './logger.js';
 import { writeMetricsFile } from './metrics.js';
-import { ping } from './ping.js';
 import { PROGRESS_REDRAW_MS, ProgressBar } from './progress.js';
 
 export interface ActionContext {
@@ -101,7 +100,8 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
       },
     };
 
-    if (pingUrl) await ping(pingUrl, 'start', log);
+    const { ping } = pingUrl ? await import('./ping.js') : { ping: undefined };
+    if (pingUrl) await ping?.(pingUrl, 'start', log);
     let failure: unknown;
     try {
       await fn(ctx, ...args);
@@ -132,7 +132,7 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
       }
     }
     if (pingUrl) {
-      await ping(pingUrl, failure === undefined ? 'success' : 'fail', log, message ?? redactor.string(summary ? summaryText(name, summary) : `${name} done`));
+      await ping?.(pingUrl, failure === undefined ? 'success' : 'fail', log, message ?? redactor.string(summary ? summaryText(name, summary) : `${name} done`));
     }
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

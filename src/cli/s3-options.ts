@@ -1,6 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createS3Client, s3SettingsFromEnv } from '../s3/client.js';
 import type { RetentionMode } from '../s3/retention.js';
 import type { S3Checksum } from '../sinks/s3.js';
 import { parseSize } from '../size.js';
@@ -18,7 +17,8 @@ export interface S3ConnectionFlags {
   s3Region?: string;
 }
 
-export function s3ClientFromFlags(flags: S3ConnectionFlags): S3Client {
+export async function s3ClientFromFlags(flags: S3ConnectionFlags): Promise<S3Client> {
+  const { createS3Client, s3SettingsFromEnv } = await import('../s3/client.js');
   return createS3Client(s3SettingsFromEnv(process.env, { endpoint: flags.s3Endpoint, region: flags.s3Region }));
 }
 

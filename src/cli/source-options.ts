@@ -4,7 +4,7 @@ import { integer } from './shared.js';
 import type { S3BackupOptions } from '../s3/backup.js';
 import { pgDump } from '../sources/pg-dump.js';
 import { pgParallel } from '../sources/pg-parallel/index.js';
-import { scalewayRdb, SCALEWAY_MODES } from '../sources/scaleway/index.js';
+import { SCALEWAY_MODES } from '../sources/scaleway/modes.js';
 import { pgDumpWithCensus } from '../sources/table-census.js';
 import type { SourceStage } from '../stage.js';
 
@@ -46,7 +46,7 @@ export interface ChosenSource {
  * The dump a backup streams. Into S3, a pg_dump also counts every table's rows in the dump's own snapshot, so
  * verify can check them; the parallel container counts rows and bytes from its COPY streams.
  */
-export function backupSource(flags: SourceFlags, toS3: boolean): ChosenSource {
+export async function backupSource(flags: SourceFlags, toS3: boolean): Promise<ChosenSource> {
   const mode: BackupMode = flags.mode ?? (flags.scwInstance ? 'scw-export' : 'pgdump');
   if (flags.jobs !== undefined && flags.format !== 'parallel') {
     throw new CopycatError('OPTION_INVALID', '--jobs applies to --format parallel only');
@@ -69,6 +69,7 @@ export function backupSource(flags: SourceFlags, toS3: boolean): ChosenSource {
   if (!flags.database) {
     throw new CopycatError('CONFIG_MISSING', `--mode ${mode} needs the database name: set PGDATABASE (or --database)`);
   }
+  const { scalewayRdb } = await import('../sources/scaleway/source.js');
   const pgEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('PG') && e[1] !== undefined));
   return {
     source: scalewayRdb({

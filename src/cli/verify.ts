@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { CopycatError, describeError } from '../errors.js';
 import { loadKeyFile } from '../key.js';
-import { formatVerifyReport, verifyBackup } from '../verify.js';
 import { s3Location } from './prune.js';
 import { action } from './run.js';
 import { addS3ConnectionOptions, s3ClientFromFlags, type S3ConnectionFlags } from './s3-options.js';
@@ -51,8 +50,9 @@ export function verifyCommand(program: Command): void {
         throw new CopycatError('FILE_MISSING', `cannot read --scrub-file ${path}: ${describeError(err)}`, { cause: err });
       }
     }));
+    const { formatVerifyReport, verifyBackup } = await import('../verify.js');
     const report = await verifyBackup({
-      client: s3ClientFromFlags(flags),
+      client: await s3ClientFromFlags(flags),
       bucket,
       prefix,
       backupId: flags.backup,

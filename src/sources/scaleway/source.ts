@@ -22,8 +22,9 @@ import {
 } from './temp-instance.js';
 import { DEFAULT_WAIT_TIMING, waitFor, type WaitTiming } from './wait.js';
 
-export const SCALEWAY_MODES = ['scw-export', 'snapshot-scw-export', 'snapshot-pgdump'] as const;
-export type ScalewayMode = (typeof SCALEWAY_MODES)[number];
+import { SCALEWAY_MODES, type ScalewayMode } from './modes.js';
+
+export { SCALEWAY_MODES, type ScalewayMode };
 export type PgSslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
 const DAY = 24 * 3600_000;
