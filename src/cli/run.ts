@@ -100,8 +100,8 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
       },
     };
 
-    const { ping } = pingUrl ? await import('./ping.js') : { ping: undefined };
-    if (pingUrl) await ping?.(pingUrl, 'start', log);
+    const sendPing = pingUrl ? (await import('./ping.js')).ping.bind(undefined, pingUrl) : undefined;
+    await sendPing?.('start', log);
     let failure: unknown;
     try {
       await fn(ctx, ...args);
@@ -131,9 +131,7 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
         log.log('warn', 'metrics.failed', { file: metricsFile, error: describeError(err) });
       }
     }
-    if (pingUrl) {
-      await ping?.(pingUrl, failure === undefined ? 'success' : 'fail', log, message ?? redactor.string(summary ? summaryText(name, summary) : `${name} done`));
-    }
+    await sendPing?.(failure === undefined ? 'success' : 'fail', log, message ?? redactor.string(summary ? summaryText(name, summary) : `${name} done`));
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (message !== undefined) {
