@@ -11,7 +11,7 @@ import { startPgCluster, type PgCluster } from '../test/helpers/pg-cluster.js';
 import { startS3Server, type S3TestServer } from '../test/helpers/s3-server.js';
 import { createBenchDatabase, type DatabaseInfo } from './database.js';
 import { CLI, copycat, dropDatabase, pathBytes, type Fixtures, type Method, type MethodGroup, type RunContext } from './method.js';
-import { parallelMethods, parallelPairId, sameRows } from './parallel.js';
+import { parallelPairs, sameRows } from './parallel.js';
 import { findProcess, measure, median, processCpuSeconds, reapedChildrenCpuSeconds, round, type Measurement } from './measure.js';
 
 export interface RunResult extends Measurement {
@@ -291,12 +291,11 @@ export async function runEndToEnd(opts: EndToEndOptions): Promise<EndToEndResult
     }
 
     // Each pair runs backup then restore; the pairs' order rotates every round like everything else.
-    const pairs = parallelMethods(opts.parallelJobs, join(opts.workDir, 'parallel')).filter(selected);
+    const pairs = parallelPairs(opts.parallelJobs, join(opts.workDir, 'parallel')).map((pair) => pair.filter(selected)).filter((pair) => pair.length);
     for (let r = 1; r <= (pairs.length ? opts.restoreRounds : 0); r++) {
       log(`parallel comparison round ${r} of ${opts.restoreRounds}`);
-      const byPair = [...new Set(pairs.map((m) => parallelPairId(m.id)!.pair))];
-      for (const pair of rotate(byPair, r - 1)) {
-        for (const m of pairs.filter((x) => parallelPairId(x.id)!.pair === pair)) await runOne(m, main, 'main', r);
+      for (const pair of rotate(pairs, r - 1)) {
+        for (const m of pair) await runOne(m, main, 'main', r);
       }
     }
 
