@@ -13,6 +13,30 @@ export interface ChildSpec {
   readonly installHint: string;
 }
 
+/**
+ * Variables a PostgreSQL program may need: libpq's own (PG*), Kerberos for GSSAPI logins, locale and paths. Nothing
+ * else of ours reaches a child: AWS and Scaleway secrets and the ping URL stay in this process, so a pg_dump that
+ * crashes with a core dump, a `ps e` or a hook script never sees them.
+ */
+const CHILD_ENV = /^(PG[A-Z_]*|KRB5[A-Z_]*|PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+
+/** The environment of a child: the allow-listed part of ours with the spec's own values on top (filtered the same way). */
+export function childEnvironment(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries({ ...process.env, ...extra })) {
+    if (value !== undefined && CHILD_ENV.test(name)) env[name] = value;
+  }
+  return env;
+}
+
+/** Every child still running, so a process that must exit at once (a second signal, a stuck shutdown) can kill them. */
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs every child this process started that is still running; used only on the way out. */
+export function killAllChildren(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
 const STDERR_TAIL = 4096;
 
 /**
@@ -25,7 +49,9 @@ class Child {
   private stderr = '';
 
   constructor(readonly spec: ChildSpec, stdio: ['pipe' | 'ignore', 'pipe' | 'ignore', 'pipe']) {
-    this.process = spawn(spec.command, spec.args, { env: { ...process.env, ...spec.env }, stdio });
+    this.process = spawn(spec.command, spec.args, { env: childEnvironment(spec.env), stdio });
+    running.add(this.process);
+    this.process.once('close', () => running.delete(this.process));
     this.process.stderr!.setEncoding('utf8').on('data', (d: string) => {
       this.stderr = (this.stderr + d).slice(-STDERR_TAIL);
     });
@@ -97,11 +123,45 @@ export class ChildOutput extends Readable {
   }
 }
 
+/**
+ * How the bytes a restore program reads differ from the stream's. The program can commit only after it has read
+ * what `end()` returns, and `end()` runs only in the writable's final step — after every upstream stage ended
+ * cleanly, so after every digest, authentication tag and end-of-stream check passed. A failure or a signal at any
+ * earlier point leaves the program without its last bytes: it rolls back, whether it is killed or sees EOF.
+ */
+export interface CommitGate {
+  /** Bytes the program reads before the stream's. */
+  start(): Buffer;
+  /** The bytes to pass on for this chunk; the gate may hold some back. */
+  write(chunk: Buffer): Buffer;
+  /** The held-back bytes and whatever lets the program commit; throws when the stream's end is not proven. */
+  end(): Buffer;
+}
+
+/**
+ * Holds back the stream's last `n` bytes until its end is verified. pg_restore reads a custom-format archive to its
+ * last byte (the end marker of the last data block, or the end of the table of contents) before it runs the
+ * post-data steps and commits, so without that byte it cannot commit.
+ */
+export function holdBackTail(n: number): CommitGate {
+  let held = Buffer.alloc(0);
+  return {
+    start: () => Buffer.alloc(0),
+    write(chunk) {
+      const all = held.length ? Buffer.concat([held, chunk]) : chunk;
+      const cut = Math.max(0, all.length - n);
+      held = Buffer.from(all.subarray(cut));
+      return all.subarray(0, cut);
+    },
+    end: () => held,
+  };
+}
+
 /** A program's stdin as a Writable whose final step waits for the program to exit 0. */
 export class ChildInput extends Writable {
   private child?: Child;
 
-  constructor(private readonly spec: ChildSpec) {
+  constructor(private readonly spec: ChildSpec, private readonly gate?: CommitGate) {
     super({ highWaterMark: 1 << 20 });
   }
 
@@ -110,17 +170,27 @@ export class ChildInput extends Writable {
     // EPIPE only means the program stopped reading; its exit status says why.
     child.process.stdin!.on('error', (err) => child.exited.then(() => this.destroy(err), (exit) => this.destroy(exit)));
     child.exited.catch((err) => this.destroy(err));
+    const start = this.gate?.start();
+    if (start?.length) child.process.stdin!.write(start);
     callback();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const out = this.gate ? this.gate.write(chunk) : chunk;
+    if (out.length === 0) return callback();
     const stdin = this.child!.process.stdin!;
-    if (stdin.write(chunk)) callback();
+    if (stdin.write(out)) callback();
     else stdin.once('drain', () => callback());
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.child!.process.stdin!.end();
+    let last: Buffer | undefined;
+    try {
+      last = this.gate?.end();
+    } catch (err) {
+      return callback(err as Error);
+    }
+    this.child!.process.stdin!.end(last);
     this.child!.exited.then(() => callback(), callback);
   }
 

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { assertConfig, globalSetting, isHttpUrl, metricsFileProblem, normalizeLocation, type CommandName } from '../config.js';
+import { killAllChildren } from '../child.js';
 import { CopycatError, describeError } from '../errors.js';
 import { parseLocation } from '../location.js';
 import type { LogFields, Logger, LogLevel } from '../log.js';
@@ -25,6 +26,20 @@ export interface ActionContext {
   begin(options: object): Promise<void>;
 }
 
+/** How long stopping may take after SIGINT/SIGTERM (aborting an upload, killing children) before the process exits anyway. */
+const STOP_GRACE_MS = 8_000;
+const EXIT_GRACE_MS = 3_000;
+
+/**
+ * The way out when stopping cleanly took too long: children are killed (a restore program left without its last bytes
+ * rolls back), and the exit code says a signal ended the run.
+ */
+function exitNow(signal: NodeJS.Signals, why: string): never {
+  killAllChildren();
+  process.stderr.write(`copycat-db: error: interrupted by ${signal} (${why}): killed every child process and exited; nothing partial was committed\n`);
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+
 /** Without a terminal, one `progress` line this often keeps a long run visible in the journal. */
 const PROGRESS_LOG_MS = 60_000;
 const LOCKED_COMMANDS = new Set(['backup', 'prune']);
@@ -38,10 +53,14 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
   return async (...args: A) => {
     const started = performance.now();
     const controller = new AbortController();
-    const onSignal = (signal: NodeJS.Signals) =>
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (controller.signal.aborted) return exitNow(signal, 'a second signal');
       controller.abort(new CopycatError('INTERRUPTED', `interrupted by ${signal}: stopped every stage; nothing partial was kept`));
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+      // Stopping is bounded: an S3 request or a child that does not react must not keep a stopped unit alive.
+      setTimeout(() => exitNow(signal, `still running ${STOP_GRACE_MS / 1000} s later`), STOP_GRACE_MS).unref();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
 
     const command = args[args.length - 1] instanceof Command ? (args[args.length - 1] as Command) : undefined;
     const name = command?.name() ?? 'copycat-db';
@@ -138,6 +157,12 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
       process.stderr.write(`copycat-db: error: ${message}\n`);
       process.exitCode = 1;
     }
+    // The run is over: a socket or child that still holds the event loop (a server that never answers) must not keep
+    // the process, and with it a systemd unit, alive.
+    setTimeout(() => {
+      killAllChildren();
+      process.exit();
+    }, EXIT_GRACE_MS).unref();
   };
 }
 

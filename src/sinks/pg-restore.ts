@@ -1,4 +1,8 @@
-import { ChildInput } from '../child.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ChildInput, childEnvironment, holdBackTail } from '../child.js';
+import { CopycatError } from '../errors.js';
+import { plainSqlGate } from './plain-sql-gate.js';
 import type { SinkStage } from '../stage.js';
 
 export interface RestoreTarget {
@@ -12,7 +16,11 @@ export interface RestoreTarget {
 
 const CLIENT_HINT = 'install the PostgreSQL client (apt-get install postgresql-client-15)';
 
-/** Feeds a custom-format archive to pg_restore on stdin; ownership and grants are left to the target server. */
+/**
+ * Feeds a custom-format archive to pg_restore on stdin; ownership and grants are left to the target server. The
+ * archive's last byte reaches pg_restore only once every upstream check passed (see holdBackTail), so it cannot
+ * commit a stream that later proves corrupt or cut.
+ */
 export function pgRestore(target: RestoreTarget & { create?: boolean }): SinkStage {
   return {
     name: 'pg_restore',
@@ -25,22 +33,49 @@ export function pgRestore(target: RestoreTarget & { create?: boolean }): SinkSta
         `--dbname=${target.database}`, ...(target.args ?? [])],
       env: target.env,
       installHint: CLIENT_HINT,
-    }),
+    }, holdBackTail(1)),
     info: () => ({ program: 'pg_restore', database: target.database }),
   };
 }
 
-/** Feeds a plain SQL dump to psql, stopping at the first error. */
+/**
+ * Feeds a plain SQL dump to psql, stopping at the first error, in one transaction that commits only after the whole
+ * dump was read and checked, with the dump's meta-commands refused (see plainSqlGate).
+ */
 export function psql(target: RestoreTarget): SinkStage {
   return {
     name: 'psql',
-    create: () => new ChildInput({
-      name: 'psql',
-      command: 'psql',
-      args: ['--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', '--single-transaction', `--dbname=${target.database}`, ...(target.args ?? [])],
-      env: target.env,
-      installHint: CLIENT_HINT,
-    }),
+    async create() {
+      await assertPsqlRestricts(target.env);
+      return new ChildInput({
+        name: 'psql',
+        command: 'psql',
+        args: ['--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', `--dbname=${target.database}`, ...(target.args ?? [])],
+        env: target.env,
+        installHint: CLIENT_HINT,
+      }, plainSqlGate());
+    },
     info: () => ({ program: 'psql', database: target.database }),
   };
+}
+
+/** The first release of each major whose psql knows `\restrict`, which the plain SQL gate relies on. */
+const PSQL_RESTRICT_SINCE: Record<number, number> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
+
+/** Refuses a psql that would run the dump's meta-commands: it could not be told to refuse them. */
+async function assertPsqlRestricts(env?: Record<string, string>): Promise<void> {
+  let version: string;
+  try {
+    version = (await promisify(execFile)('psql', ['--version'], { env: childEnvironment(env) })).stdout;
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new CopycatError(missing ? 'PROGRAM_MISSING' : 'PROGRAM_FAILED', `${missing ? 'psql not found' : 'psql --version failed'}: ${CLIENT_HINT}`, { cause: err });
+  }
+  const m = /(\d+)\.(\d+)/.exec(version);
+  const major = Number(m?.[1] ?? 0);
+  const minor = Number(m?.[2] ?? 0);
+  const since = PSQL_RESTRICT_SINCE[major];
+  if (major >= 18 || (since !== undefined && minor >= since)) return;
+  throw new CopycatError('PROGRAM_TOO_OLD', `psql ${major}.${minor} cannot refuse the meta-commands (\\!, \\o) a plain dump could carry: ` +
+    'install a psql of 13.22, 14.19, 15.14, 16.10, 17.6, 18 or newer (the PostgreSQL client packages)');
 }

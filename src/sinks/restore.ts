@@ -4,7 +4,7 @@ import { CopycatError } from '../errors.js';
 import type { SinkStage, StageContext } from '../stage.js';
 import { pgRestore, psql, type RestoreTarget } from './pg-restore.js';
 import { pgParallelRestore } from './pg-parallel-restore/index.js';
-import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat } from '../archive-format.js';
+import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat, type ArchiveFormat } from '../archive-format.js';
 
 /**
  * Restores a dump of any format into a database, choosing by the dump's first bytes: pg_restore, psql, or (for a
@@ -17,7 +17,7 @@ export function restoreSink(target: RestoreTarget & { create?: boolean; jobs?: n
     create(ctx: StageContext) {
       return new HeadDispatch(ARCHIVE_HEAD_BYTES, async (head) => {
         const format = sniffArchiveFormat(head);
-        // Anything not recognised goes to psql, whose own error then says what it could not parse.
+        if (format !== 'parallel' && format !== 'custom' && format !== 'plain') throw notADump(format);
         chosen = format === 'parallel' ? pgParallelRestore(target) : format === 'custom' ? pgRestore(target) : psql(target);
         return chosen.create(ctx);
       });
@@ -57,8 +57,11 @@ class HeadDispatch extends Writable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.inner && !this.inner.destroyed) this.inner.destroy(err ?? undefined);
-    callback(err);
+    // Closed only once the restore program is gone, so a failed run never exits with it still holding a transaction.
+    const inner = this.inner;
+    if (!inner || inner.closed) return callback(err);
+    inner.once('close', () => callback(err));
+    if (!inner.destroyed) inner.destroy(err ?? undefined);
   }
 
   private async open(): Promise<void> {
@@ -73,4 +76,16 @@ class HeadDispatch extends Writable {
     if (this.inner!.write(chunk)) callback();
     else this.inner!.once('drain', () => callback());
   }
+}
+
+/** What the first bytes were instead of a dump: the usual cause is a restore run with the wrong chain options. */
+function notADump(format: Exclude<ArchiveFormat, 'custom' | 'plain' | 'parallel'>): CopycatError {
+  if (format === 'encrypted') {
+    return new CopycatError('BACKUP_ENCRYPTED', 'the backup is encrypted (it starts with copycat-db\'s encryption header): restore it with --key-file (or COPYCAT_KEY_FILE) holding its key');
+  }
+  if (format === 'zstd') {
+    return new CopycatError('BACKUP_COMPRESSED', 'the backup is zstd-compressed: restore it without --compression none');
+  }
+  return new CopycatError('NOT_A_DUMP', 'the restored stream is neither a pg_dump archive, a plain SQL dump nor a copycat-db parallel container: ' +
+    'the backup is damaged, or was restored with other --compression or key options than it was made with');
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { CopycatError } from '../errors.js';
+import { childEnvironment } from '../child.js';
 import type { SinkStage } from '../stage.js';
 import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat } from '../archive-format.js';
 
@@ -74,7 +75,7 @@ class TocWriter extends Writable {
   }
 
   private start(): void {
-    const child = (this.child = spawn('pg_restore', ['--list'], { env: { ...process.env, ...this.env }, stdio: ['pipe', 'pipe', 'pipe'] }));
+    const child = (this.child = spawn('pg_restore', ['--list'], { env: childEnvironment(this.env), stdio: ['pipe', 'pipe', 'pipe'] }));
     let out = '';
     let err = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
