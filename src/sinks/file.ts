@@ -1,12 +1,15 @@
-import { open, rename, unlink, stat, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, open, rename, unlink, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { CopycatError } from '../errors.js';
 import type { SinkStage } from '../stage.js';
 
 /**
- * Writes NAME.partial and renames it to NAME only after every byte is on disk, so a file with the final name is
- * always a complete backup; any failure removes the partial file.
+ * Writes NAME.RANDOM.partial and gives it the name NAME only after every byte is on disk, so a file with the final
+ * name is always a complete backup; any failure removes the partial file. The partial name is this run's own, so two
+ * runs writing the same path (through a symlink, or with different lock directories) never share one; without
+ * `overwrite` the final name is taken with link(2), which fails rather than replace a backup that appeared meanwhile.
  */
 export function fileSink(path: string, opts: { overwrite?: boolean } = {}): SinkStage {
   return {
@@ -15,7 +18,7 @@ export function fileSink(path: string, opts: { overwrite?: boolean } = {}): Sink
       if (!opts.overwrite && (await exists(path))) {
         throw new CopycatError('FILE_EXISTS', `${path} already exists: choose another path or remove it first`);
       }
-      return new PartialFileWriter(path);
+      return new PartialFileWriter(path, opts.overwrite ?? false);
     },
     info: () => ({ path }),
   };
@@ -26,32 +29,55 @@ class PartialFileWriter extends Writable {
   private readonly partial: string;
   private committed = false;
 
-  constructor(private readonly path: string) {
+  constructor(private readonly path: string, private readonly overwrite: boolean) {
     super({ highWaterMark: 1 << 20 });
-    this.partial = `${path}.partial`;
+    this.partial = `${path}.${randomBytes(4).toString('hex')}.partial`;
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    open(this.partial, 'w', 0o600).then((handle) => {
+    open(this.partial, 'wx', 0o600).then((handle) => {
       this.handle = handle;
       callback();
-    }, (err: NodeJS.ErrnoException) => callback(new CopycatError('FILE_UNWRITABLE',
-      `cannot write ${this.partial}: ${err.code ?? err.message} — check the directory exists and is writable`, { cause: err })));
+    }, (err: NodeJS.ErrnoException) => callback(this.failure(err)));
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    this.handle!.writev(chunks.map((c) => c.chunk)).then(() => callback(), callback);
+    this.writeAll(chunks.map((c) => c.chunk)).then(() => callback(), (err: NodeJS.ErrnoException) => callback(this.failure(err)));
+  }
+
+  /** writev(2) may write less than asked (a filling disk does so before it fails with ENOSPC): go on until all is written. */
+  private async writeAll(buffers: Buffer[]): Promise<void> {
+    while (buffers.length) {
+      let { bytesWritten } = await this.handle!.writev(buffers);
+      if (bytesWritten === 0) throw Object.assign(new Error('the file system accepted no bytes'), { code: 'ENOSPC' });
+      while (buffers.length && bytesWritten >= buffers[0]!.length) bytesWritten -= buffers.shift()!.length;
+      if (bytesWritten > 0) buffers[0] = buffers[0]!.subarray(bytesWritten);
+    }
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.commit().then(() => callback(), callback);
+    this.commit().then(() => callback(), (err: NodeJS.ErrnoException) => callback(err instanceof CopycatError ? err : this.failure(err)));
+  }
+
+  /** Names the file and the fix: "ENOSPC" alone does not say which disk filled up. */
+  private failure(err: NodeJS.ErrnoException): CopycatError {
+    if (err.code === 'ENOSPC' || err.code === 'EDQUOT') {
+      return new CopycatError('DISK_FULL', `cannot write ${this.partial}: the disk is full (${err.code}) — free space in ${dirname(this.path)} or choose another destination`, { cause: err });
+    }
+    return new CopycatError('FILE_UNWRITABLE', `cannot write ${this.partial}: ${err.code ?? err.message} — check the directory exists and is writable`, { cause: err });
   }
 
   private async commit(): Promise<void> {
     await this.handle!.sync();
     await this.handle!.close();
     this.handle = undefined;
-    await rename(this.partial, this.path);
+    if (this.overwrite) await rename(this.partial, this.path);
+    else {
+      await link(this.partial, this.path).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'EEXIST' ? new CopycatError('FILE_EXISTS', `${this.path} appeared while this backup was written (another run?): kept it, and removed this run's copy`) : err;
+      });
+      await unlink(this.partial);
+    }
     this.committed = true;
     // The rename is durable only once the directory entry is.
     const dir = await open(dirname(this.path), 'r');

@@ -1,0 +1,77 @@
+// A file destination never holds a half-written file under a backup's name, whatever races or fills the disk.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { pipeline } from '../src/pipeline.js';
+import { fileSink } from '../src/sinks/file.js';
+import type { SourceStage } from '../src/stage.js';
+import { runCli } from './helpers/cli.js';
+import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
+
+let cluster: PgCluster;
+let dir: string;
+let keyFile: string;
+
+before(async () => {
+  cluster = await startPgCluster();
+  dir = mkdtempSync(join(tmpdir(), 'copycat-file-sink-'));
+  keyFile = join(dir, 'key');
+  writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
+  await cluster.createDatabase('app');
+  await cluster.query(`CREATE TABLE big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 300000) g`, 'app');
+});
+
+after(async () => {
+  await cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const bytes = (n: number): SourceStage => ({ name: 'bytes', create: () => Readable.from([randomBytes(n)]) });
+
+test('two backups to one file through a symlinked directory: the lock is the real path\'s, the second is refused', async () => {
+  const real = join(dir, 'real');
+  mkdirSync(real);
+  symlinkSync(real, join(dir, 'link'));
+  const args = (through: string) => ['backup', '-d', 'app', '--to', `file:${join(dir, through, 'app.backup')}`, '--key-file', keyFile, '--level', '19'];
+  const [a, b] = await Promise.all([runCli(args('real'), { env: cluster.env }), delay(300).then(() => runCli(args('link'), { env: cluster.env }))]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 1);
+  assert.match(b.stderr, /copycat-db: error: another copycat-db backup to file:.*real\/app\.backup is running/);
+  assert.deepEqual(readdirSync(real), ['app.backup']);
+});
+
+test('two backups to one file with different lock directories: one keeps the name, the other fails clearly, no partial is left', async () => {
+  const out = join(dir, 'race');
+  mkdirSync(out);
+  const run = (lockDir: string) => runCli(['backup', '-d', 'app', '--to', `file:${join(out, 'app.backup')}`, '--key-file', keyFile, '--level', '19'],
+    { env: { ...cluster.env, COPYCAT_LOCK_DIR: join(dir, lockDir) } });
+  const results = await Promise.all([run('lock-a'), run('lock-b')]);
+  const codes = results.map((r) => r.code).sort();
+  assert.deepEqual(codes, [0, 1], results.map((r) => r.stderr).join('\n'));
+  const loser = results.find((r) => r.code === 1)!;
+  assert.match(loser.stderr, /copycat-db: error: .*app\.backup (appeared while this backup was written|already exists)/);
+  assert.doesNotMatch(loser.stderr, /ENOENT/);
+  assert.deepEqual(readdirSync(out), ['app.backup']);
+});
+
+test('a full disk names the file and the fix, and leaves no partial file', { skip: process.getuid?.() !== 0 && 'mounting a small tmpfs needs root' }, async () => {
+  const small = join(dir, 'small');
+  mkdirSync(small);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
+  try {
+    await assert.rejects(pipeline(bytes(4 << 20)).to(fileSink(join(small, 'x.backup'))).run(),
+      (err: Error & { code?: string }) => err.code === 'DISK_FULL' && err.message.includes(join(small, 'x.backup')) && /free space/.test(err.message));
+    assert.deepEqual(readdirSync(small), []);
+  } finally {
+    execFileSync('umount', [small]);
+  }
+});
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
