@@ -8,7 +8,8 @@ export function libpqEnv(overrides: Record<string, string | undefined> = {}): Re
 /** A `pg` client configured from the same libpq variables pg_dump would use, so both reach the same server. */
 export function pgClient(env: Record<string, string | undefined>, database?: string): pg.Client {
   return new pg.Client({
-    host: env.PGHOST,
+    // hostaddr is where libpq connects when both are set (host then only names the server for TLS and .pgpass).
+    host: env.PGHOSTADDR || env.PGHOST,
     port: env.PGPORT ? Number(env.PGPORT) : undefined,
     user: env.PGUSER,
     password: env.PGPASSWORD,

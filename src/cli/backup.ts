@@ -29,7 +29,7 @@ export function backupCommand(program: Command): void {
     .command('backup')
     .description('dump a database with pg_dump and stream it through compression and encryption to a destination')
     .addOption(new Option('--to <location>', 's3://BUCKET/PREFIX, file:PATH, or - for standard output (required)').env('COPYCAT_DESTINATION'))
-    .addOption(new Option('-d, --database <name>', 'database to dump (libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD apply; with a Scaleway mode, the RDB database)').env('PGDATABASE'))
+    .addOption(new Option('-d, --database <name>', 'database to dump, or a libpq connection string (URI or key=value; its password reaches pg_dump only as PGPASSWORD); libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD apply; with a Scaleway mode, the RDB database').env('PGDATABASE'))
     .option('--level <n>', 'zstd level (1-19)', integer('--level', 1, 19), 3)
     .option('--workers <n>', 'zstd worker threads (0 = compress on the main thread; default: the cores, at most 4)', integer('--workers', 0, 64), DEFAULT_WORKERS)
     .option('--no-prune', 'S3: do not prune expired backups after a successful backup');
@@ -38,7 +38,8 @@ export function backupCommand(program: Command): void {
     await ctx.begin(flags); // every missing or invalid setting at once, then the destination's lock
     const chain = await chainOptions(flags);
     const chosen = await backupSource(flags, parseLocation(flags.to).kind === 's3');
-    ctx.log.log('info', 'backup.start', { source: chosen.kind, database: flags.database, to: flags.to, compression: flags.compression, encrypted: !!chain.key });
+    // chosen.database: the name only, as --database may be a connection string with a password.
+    ctx.log.log('info', 'backup.start', { source: chosen.kind, database: chosen.database, to: flags.to, compression: flags.compression, encrypted: !!chain.key });
     await backup(ctx, flags, chosen, chain);
   }));
 }

@@ -64,7 +64,8 @@ const MIN_SECRET_LENGTH = 4;
 /**
  * The redaction layer between every log call and its output: masks fields named like secrets, every occurrence of the
  * current secret values (AWS_SECRET_ACCESS_KEY, SCW_SECRET_KEY, PGPASSWORD, …), passwords inside URLs
- * (`postgres://u:PASSWORD@h`), and raw bytes (a Buffer may be key material; only its length is shown).
+ * (`postgres://u:PASSWORD@h`) and connection strings (`password=PASSWORD`), and raw bytes (a Buffer may be key
+ * material; only its length is shown).
  */
 export class Redactor {
   private readonly secrets: string[];
@@ -82,7 +83,10 @@ export class Redactor {
   string(text: string): string {
     let out = text;
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(MASK);
-    return out.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+@/gi, `$1${MASK}@`);
+    return out.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+@/gi, `$1${MASK}@`)
+      // libpq key=value strings and URI query parameters (password='a b', password=secret, ?password=secret&…): a bare
+      // value is masked up to the next space, so a password holding "&" is never half shown.
+      .replace(/\b((?:ssl)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|(?:[^\s\\]|\\.)+)/gi, `$1${MASK}`);
   }
 
   fields(fields: LogFields): Record<string, unknown> {

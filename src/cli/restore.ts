@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { restoreTransforms } from '../chain.js';
+import { databaseTarget } from '../conninfo.js';
 import { loadKeyFile } from '../key.js';
 import { parseLocation } from '../location.js';
 import { pipeline } from '../pipeline.js';
@@ -25,7 +26,7 @@ export function restoreCommand(program: Command): void {
     .description('stream a backup back through decryption and decompression into pg_restore (or psql for plain dumps)')
     .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX, file:PATH, or - for standard input (required)').env('COPYCAT_DESTINATION'))
     .option('--backup <id>', 'S3: the backup to restore (from copycat-db list); default: the latest complete one')
-    .requiredOption('--to-database <name>', 'database to restore into (with --create: the database to connect to first)')
+    .requiredOption('--to-database <name>', 'database to restore into, or a libpq connection string (with --create: the database to connect to first)')
     .option('--create', 'create the dumped database (pg_restore --create) instead of restoring into an existing one')
     .option('--jobs <n>', 'parallel-format backups: pg_restore -j for indexes and constraints (default: the backup\'s --jobs; '
       + 'table data always loads over as many connections as the backup read it with)', integer('--jobs', 1, 64));
@@ -34,8 +35,11 @@ export function restoreCommand(program: Command): void {
     await ctx.begin(flags); // every missing or invalid setting at once
     const location = parseLocation(flags.from);
     // jobs reaches restoreSink, which uses it only for a parallel container (sniffed from the first bytes).
-    const target = { database: flags.toDatabase, create: flags.create, jobs: flags.jobs };
-    ctx.log.log('info', 'restore.start', { from: flags.from, database: flags.toDatabase });
+    // --to-database may be a connection string: its parts (password included) reach pg_restore, psql and the parallel
+    // restore's connections as PG* variables, never argv; logs get the database name alone.
+    const { database, env } = databaseTarget(flags.toDatabase, {}, '--to-database');
+    const target = { database: database ?? flags.toDatabase, env, create: flags.create, jobs: flags.jobs };
+    ctx.log.log('info', 'restore.start', { from: flags.from, database: target.database });
     if (location.kind === 's3') {
       // The manifest says how the backup was compressed and which key encrypted it; only the key comes from here.
       const key = flags.keyFile ? await loadKeyFile(flags.keyFile) : undefined;

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { databaseTarget, isConnectionString } from '../conninfo.js';
 import { CopycatError } from '../errors.js';
 import { integer } from './shared.js';
 import type { S3BackupOptions } from '../s3/backup.js';
@@ -38,6 +39,8 @@ export interface ChosenSource {
   readonly source: SourceStage;
   /** What the manifest says the source was. */
   readonly kind: string;
+  /** The database name alone (never a connection string, which may hold a password): what logs may show. */
+  readonly database?: string;
   /** Exact table rows for the manifest, where the source can count them (see S3BackupOptions.tables). */
   readonly tables?: S3BackupOptions['tables'];
 }
@@ -53,21 +56,28 @@ export async function backupSource(flags: SourceFlags, toS3: boolean): Promise<C
   }
   if (flags.format === 'parallel') {
     if (mode !== 'pgdump') throw new CopycatError('OPTION_INVALID', `--format parallel reads the database itself: it cannot be used with --mode ${mode}`);
-    const source = pgParallel({ database: flags.database, jobs: flags.jobs });
+    // A connection string's parts (password included) reach pgParallel's connections and pg_dump as PG* variables.
+    const { database, env } = databaseTarget(flags.database);
+    const source = pgParallel({ database, env, jobs: flags.jobs });
     const tables = async () => source.report()?.tables.map((t) => ({ name: t.ident, rows: t.rows, bytes: t.bytes }));
-    return { source, kind: 'pg_parallel', tables };
+    return { source, kind: 'pg_parallel', database, tables };
   }
   if (mode === 'pgdump') {
+    // pgDump resolves a connection string itself; resolving it here too checks it before anything starts.
+    const { database } = databaseTarget(flags.database);
     const options = { database: flags.database, format: flags.format };
-    if (!toS3) return { source: pgDump(options), kind: 'pg_dump' };
+    if (!toS3) return { source: pgDump(options), kind: 'pg_dump', database };
     const census = pgDumpWithCensus(options);
-    return { source: census.source, kind: 'pg_dump', tables: census.tables };
+    return { source: census.source, kind: 'pg_dump', database, tables: census.tables };
   }
   if (!flags.scwInstance) {
     throw new CopycatError('CONFIG_MISSING', `--mode ${mode} needs the Scaleway instance: set SCW_RDB_INSTANCE_ID (or --scw-instance) to the RDB instance id`);
   }
   if (!flags.database) {
     throw new CopycatError('CONFIG_MISSING', `--mode ${mode} needs the database name: set PGDATABASE (or --database)`);
+  }
+  if (isConnectionString(flags.database)) {
+    throw new CopycatError('OPTION_INVALID', `--mode ${mode} takes the RDB database's name in --database (PGDATABASE), not a connection string: the instance comes from Scaleway`);
   }
   const { scalewayRdb } = await import('../sources/scaleway/source.js');
   const pgEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('PG') && e[1] !== undefined));
@@ -82,6 +92,7 @@ export async function backupSource(flags: SourceFlags, toS3: boolean): Promise<C
       waitTimeoutMs: flags.scwWaitHours * 3600_000,
     }),
     kind: `scaleway-${mode}`,
+    database: flags.database,
   };
 }
 

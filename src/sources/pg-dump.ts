@@ -1,11 +1,15 @@
 import { ChildOutput } from '../child.js';
+import { databaseTarget } from '../conninfo.js';
 import { libpqEnv, queryOnce } from '../pg-env.js';
 import type { SourceStage } from '../stage.js';
 
 export type DumpFormat = 'custom' | 'plain';
 
 export interface PgDumpOptions {
-  /** Database to dump; defaults to PGDATABASE, as libpq does. */
+  /**
+   * Database to dump, or a libpq connection string (URI or key=value) whose password reaches pg_dump only as
+   * PGPASSWORD; defaults to PGDATABASE, as libpq does. `info()` reports the database name alone.
+   */
   readonly database?: string;
   /** `custom` (default) restores with pg_restore; `plain` is SQL for psql. */
   readonly format?: DumpFormat;
@@ -23,20 +27,22 @@ export interface PgDumpOptions {
  */
 export function pgDump(opts: PgDumpOptions = {}): SourceStage {
   const format = opts.format ?? 'custom';
-  const env = libpqEnv(opts.env);
-  const database = opts.database ?? env.PGDATABASE;
+  // The connection reaches pg_dump only as PG* variables: its argv is visible to every user (ps, /proc/*/cmdline).
+  const target = databaseTarget(opts.database, opts.env);
+  const env = libpqEnv(target.env);
+  const database = target.database;
   let serverVersion: string | undefined;
   return {
     name: 'pg_dump',
     create() {
       // The archive's own zlib compression is slow and single-threaded; a later zstd stage does better.
       const args = [`--format=${format}`, ...(format === 'custom' ? ['--compress=0'] : []), ...(opts.args ?? [])];
-      if (database) args.push(`--dbname=${database}`);
       return new ChildOutput({
         name: 'pg_dump',
         command: opts.command ?? 'pg_dump',
         args,
-        env: opts.env,
+        // The database travels as PGDATABASE, which libpq takes literally, never as --dbname, which it re-parses.
+        env: target.env,
         installHint: 'install the PostgreSQL client (apt-get install postgresql-client-15)',
       });
     },

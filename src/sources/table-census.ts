@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { databaseTarget } from '../conninfo.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { libpqEnv, pgClient } from '../pg-env.js';
@@ -175,8 +176,10 @@ export interface CensusedDump {
  */
 export function pgDumpWithCensus(opts: PgDumpOptions = {}): CensusedDump {
   const base = pgDump(opts);
-  const env = libpqEnv(opts.env);
-  const database = opts.database ?? env.PGDATABASE;
+  // The same resolution as pg_dump's, so a connection string (and its password) reaches the census's connection too.
+  const target = databaseTarget(opts.database, opts.env);
+  const env = libpqEnv(target.env);
+  const database = target.database;
   let run: { client: pg.Client; counting: Promise<TableCount[]>; log: Logger; close(): Promise<void> } | undefined;
   let log: Logger = silentLogger;
 
