@@ -118,6 +118,8 @@ export class ChildOutput extends Readable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    // The child's 'close' comes only once its stdout is closed too, and a paused pipe with unread bytes never closes.
+    this.child?.process.stdout!.destroy();
     // 'close' waits for the child to be gone, so a failed run never leaves a dump or restore running.
     (this.child?.stop() ?? Promise.resolve()).then(() => callback(err));
   }
