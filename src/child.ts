@@ -11,6 +11,8 @@ export interface ChildSpec {
   readonly env?: Record<string, string | undefined>;
   /** One-line hint appended when the program is not installed. */
   readonly installHint: string;
+  /** Says what a failure means when the program's own words would mislead (PROGRAM_FAILED otherwise). */
+  readonly explain?: (stderr: string) => CopycatError | undefined;
 }
 
 /**
@@ -71,6 +73,8 @@ class Child {
   }
 
   private failure(code: number | null, signal: NodeJS.Signals | null): CopycatError {
+    const explained = this.spec.explain?.(this.stderr);
+    if (explained) return explained;
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     const lines = this.stderr.split('\n').map((l) => l.trim()).filter(Boolean);
     // pg_restore follows its error with the failing SQL; the error line is what names the problem.

@@ -340,7 +340,7 @@ function definedOnly(env: Record<string, string | undefined>): Record<string, st
 async function restore(opts: VerifyOptions, entry: BackupEntry, manifest: Manifest, key: Buffer | undefined, scratch: string,
   checks: VerifyCheck[], run: RunOptions): Promise<RunStats | undefined> {
   const started = performance.now();
-  const program = manifest.dumpFormat === 'plain' ? 'psql -v ON_ERROR_STOP=1 --single-transaction' : 'pg_restore --exit-on-error --single-transaction';
+  const program = manifest.dumpFormat === 'plain' ? 'psql -v ON_ERROR_STOP=1 in one transaction' : 'pg_restore --exit-on-error --single-transaction';
   try {
     const { stats } = await restoreFromS3({ client: opts.client, bucket: opts.bucket, prefix: opts.prefix, backupId: entry.id, key,
       target: { database: scratch, env: definedOnly(opts.server) } }, run);
@@ -351,7 +351,7 @@ async function restore(opts: VerifyOptions, entry: BackupEntry, manifest: Manife
     }
     const restoredBy = String(stats.stages[stats.stages.length - 1]?.info?.program ?? program.split(' ')[0]);
     checks.push({ kind: 'restore', name: 'restore', status: 'ok', durationMs,
-      detail: `${restoredBy === 'psql' ? 'psql -v ON_ERROR_STOP=1 --single-transaction' : 'pg_restore --exit-on-error --single-transaction'} ` +
+      detail: `${restoredBy === 'psql' ? 'psql -v ON_ERROR_STOP=1 in one transaction' : 'pg_restore --exit-on-error --single-transaction'} ` +
         `exited 0 (${(durationMs / 1000).toFixed(1)} s, ${stats.durationMs > 0 ? (stats.bytesWritten / 1000 / stats.durationMs).toFixed(1) : '-'} MB/s)` });
     return stats;
   } catch (err) {

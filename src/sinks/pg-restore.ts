@@ -53,6 +53,10 @@ export function psql(target: RestoreTarget): SinkStage {
         args: ['--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', `--dbname=${target.database}`, ...(target.args ?? [])],
         env: target.env,
         installHint: CLIENT_HINT,
+        explain: (stderr) => /backslash commands are restricted/.test(stderr)
+          ? new CopycatError('META_COMMAND_REFUSED', 'the plain dump holds a psql meta-command (a \\ command such as \\! or \\connect), ' +
+            'which copycat-db never runs: nothing was committed — the dump was not written by pg_dump or was altered; restore another backup')
+          : undefined,
       }, plainSqlGate());
     },
     info: () => ({ program: 'psql', database: target.database }),
