@@ -3,8 +3,8 @@
  * every missing or invalid one at once, naming the variable (or the flag, when the value came from the command line)
  * and what it should hold, before any work starts.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { CopycatError } from './errors.js';
 import { parseLocation, type Location } from './location.js';
 import { loadScalewayCredentials } from './sources/scaleway/config.js';
@@ -105,6 +105,9 @@ export interface ConfigInput {
   readonly env?: Env;
 }
 
+/** The longest --retain-days (50 years): see the check in configProblems. */
+export const MAX_RETAIN_DAYS = 18_250;
+
 const PG_SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
 /** Every missing or invalid setting for this command, each as `NAME: what is wrong — what it should hold`. */
@@ -176,6 +179,17 @@ export function configProblems(input: ConfigInput): string[] {
     if (region && !/^[a-z0-9][a-z0-9_-]*$/i.test(region.value)) add(region.label, `"${region.value}" is not a region name — ${holds('AWS_REGION')}`);
   }
 
+  // Checked here, before any dump, because a retention the server cannot take fails only after the whole upload and
+  // leaves a locked object without a manifest. Whole days: a typo like 0.0000001 must not lock a backup for 9 ms.
+  // The bound: radosgw stores retain-until in unsigned 32-bit seconds, so a date after 2106-02-07 wraps around
+  // (36,500 days from 2026 reads back as 1990); 50 years stays clear of that until 2056.
+  if (input.command === 'backup' && o.retainDays !== undefined) {
+    const days = o.retainDays;
+    if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_RETAIN_DAYS) {
+      add('--retain-days', `${JSON.stringify(String(days))} is not a whole number of days from 1 to ${MAX_RETAIN_DAYS} — pass the Object Lock retention in days, e.g. --retain-days 30`);
+    }
+  }
+
   // The database side.
   const mode = input.command === 'backup' ? (text('mode') ?? (text('scwInstance') ? 'scw-export' : 'pgdump')) : undefined;
   const usesLibpq = input.command === 'restore' || input.command === 'verify' || mode === 'pgdump' || mode === 'snapshot-pgdump';
@@ -211,9 +225,18 @@ export function assertConfig(input: ConfigInput): void {
 }
 
 /** The location as a stable text for lock keys and metric labels: absolute file paths, s3://bucket/prefix. */
+function realFile(path: string): string {
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return path;
+  }
+}
+
 export function normalizeLocation(location: Location): string {
   if (location.kind === 's3') return `s3://${location.bucket}/${location.prefix}`;
-  if (location.kind === 'file') return `file:${resolve(location.path)}`;
+  // The real path, so a symlinked directory or a relative path names the same file and so the same lock.
+  if (location.kind === 'file') return `file:${realFile(resolve(location.path))}`;
   return '-';
 }
 

@@ -51,7 +51,7 @@ async function readManifest(bucket: string, key: string): Promise<Manifest> {
 test('backup → list → restore through a locked bucket, with verified locks and a manifest', async () => {
   const bucket = await s3.createBucket({ objectLock: true });
   const to = `s3://${bucket}/prod/app`;
-  const backup = await runCli(['backup', '-d', 'app', '--to', to, '--retain-days', '0.0002', '--level', '1'], { env });
+  const backup = await runCli(['backup', '-d', 'app', '--to', to, '--retain-days', '1', '--level', '1'], { env });
   assert.equal(backup.code, 0, backup.stderr);
   assert.match(backup.stderr, /backup\.done id=\d{8}T\d{6}Z-[0-9a-f]{4}/);
 
@@ -137,7 +137,7 @@ test('a corrupted copy of a stored backup fails restore with the integrity error
   const bucket = await s3.createBucket({ objectLock: true });
   for (const encrypted of [true, false]) {
     const prefix = encrypted ? 'enc' : 'plain';
-    const r = await runCli(['backup', '-d', 'app', '--to', `s3://${bucket}/${prefix}`, '--retain-days', '0.0002', '--level', '1',
+    const r = await runCli(['backup', '-d', 'app', '--to', `s3://${bucket}/${prefix}`, '--retain-days', '1', '--level', '1',
       ...(encrypted ? [] : ['--no-encrypt'])], { env });
     assert.equal(r.code, 0, r.stderr);
     const [entry] = await listBackups(s3.client, bucket, prefix);
@@ -167,10 +167,10 @@ test('a corrupted copy of a stored backup fails restore with the integrity error
 
 test('restore with the wrong key names both key ids before reading anything', async () => {
   const bucket = await s3.createBucket({ objectLock: true });
-  const backup = await runCli(['backup', '-d', 'app', '--to', `s3://${bucket}/k`, '--retain-days', '0.0002', '--level', '1'], { env });
+  const backup = await runCli(['backup', '-d', 'app', '--to', `s3://${bucket}/k`, '--retain-days', '1', '--level', '1'], { env });
   assert.equal(backup.code, 0, backup.stderr);
   const otherKey = join(dir, 'other.key');
-  writeFileSync(otherKey, randomBytes(32));
+  writeFileSync(otherKey, randomBytes(32), { mode: 0o600 }); // a key open to others is refused before its id is compared
   const r = await runCli(['restore', '--from', `s3://${bucket}/k`, '--to-database', 'postgres', '--key-file', otherKey], { env });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /wrong key: backup \S+ was encrypted with key id [0-9a-f]{16}, the key given has id [0-9a-f]{16}/);

@@ -65,6 +65,8 @@ describe('S3 catalog and prune (radosgw)', () => {
     await addDeleteMarker(client, bucket, f.dataKey);
     await addDeleteMarker(client, bucket, f.manifestKey);
     const g = await putFakeBackup(client, bucket, 'p', { time: new Date(t0 - HOUR), storedBytes: 100, plaintextBytes: 250 });
+    const h = newBackupId(new Date(t0 - 0.25 * DAY)); // only a delete marker: nothing of it is left
+    await addDeleteMarker(client, bucket, dataKey('p', h));
     // Not ours: a sibling prefix, a key that merely starts like the prefix, other names under it, a deeper level.
     const other = newBackupId(new Date(t0 - 10 * DAY));
     await putObject(client, bucket, dataKey('p2', other), 'x');
@@ -73,7 +75,7 @@ describe('S3 catalog and prune (radosgw)', () => {
     await putObject(client, bucket, `p/sub/${other}.backup`, 'x');
 
     const entries = await listBackups(client, bucket, 'p');
-    assert.deepEqual(entries.map((x) => x.id), [a, b, c, d, e, f, g].map((x) => x.id), 'every backup, oldest first, nothing else');
+    assert.deepEqual(entries.map((x) => x.id), [a.id, b.id, c.id, d.id, e.id, f.id, h, g.id], 'every backup, oldest first, nothing else');
     const byId = (id: string): BackupEntry => findBackup(entries, id);
     const status = (id: string): BackupStatus => byId(id).status;
 
@@ -88,6 +90,7 @@ describe('S3 catalog and prune (radosgw)', () => {
     assert.equal(ea.dataVersion?.versionId, a.dataVersionId);
     assert.equal(ea.manifestVersion?.versionId, a.manifestVersionId);
     assert.equal(ea.manifest?.id, a.id);
+    assert.deepEqual(ea.warnings, []);
     assert.equal(ea.time.getTime(), Math.floor((t0 - 3 * DAY) / 1000) * 1000, 'time comes from the id');
 
     const eb = byId(b.id);
@@ -102,11 +105,17 @@ describe('S3 catalog and prune (radosgw)', () => {
     assert.equal(status(d.id), 'incomplete');
     assert.match(byId(d.id).problem ?? '', /manifest unreadable/);
     assert.equal(status(e.id), 'incomplete');
-    assert.match(byId(e.id).problem ?? '', new RegExp(`names data version some-other-version, but the newest data version is ${e.dataVersionId}`));
+    assert.match(byId(e.id).problem ?? '', /names data version some-other-version, which is not among the 1 version of s3:\/\/.*\.backup$/);
+    // Delete markers hide nothing from the catalog: the backup's own versions are still there, so it is complete.
     const ef = byId(f.id);
-    assert.equal(ef.status, 'deleted');
+    assert.equal(ef.status, 'complete');
     assert.equal(ef.versions.filter((v) => v.deleteMarker).length, 2);
-    assert.equal(ef.dataVersion?.versionId, f.dataVersionId, 'the version behind the marker is still known');
+    assert.equal(ef.dataVersion?.versionId, f.dataVersionId, 'the version behind the marker is the one restored');
+    assert.equal(ef.warnings.length, 2);
+    assert.match(ef.warnings[0]!, new RegExp(`^a delete marker hides s3://${bucket}/${f.dataKey} \\(VersionId \\S+\\) from plain S3 reads; the backup's own version remains`));
+    assert.match(ef.warnings[1]!, new RegExp(`^a delete marker hides s3://${bucket}/${f.manifestKey} `));
+    assert.equal(status(h), 'deleted');
+    assert.equal(byId(h).problem, 'deleted: only delete markers are left');
     const eg = byId(g.id);
     assert.equal(eg.status, 'complete');
     assert.equal(eg.compressionRatio, 2.5);
@@ -136,7 +145,7 @@ describe('S3 catalog and prune (radosgw)', () => {
 
     const c1 = await putFakeBackup(client, bucket, 'p', { time: at(60 * DAY), retainUntil: shortLock });
     const c2 = await putFakeBackup(client, bucket, 'p', { time: at(50 * DAY), retainUntil: longLock, mode: 'COMPLIANCE' });
-    // Data locked, manifest not: shows why the manifest is deleted first.
+    // Data locked, manifest not: shows why the data is deleted first (a refusal leaves the backup whole).
     const c3 = await putFakeBackup(client, bucket, 'p', { time: at(45 * DAY), retainUntil: shortLock, lockManifest: false });
     const c4 = await putFakeBackup(client, bucket, 'p', { time: at(10 * DAY), retainUntil: shortLock });
     const c5 = await putFakeBackup(client, bucket, 'p', { time: at(5 * DAY), retainUntil: shortLock });
@@ -181,8 +190,9 @@ describe('S3 catalog and prune (radosgw)', () => {
     assert.equal(outcome(run1, c5.id).deleteMarkersDeleted, 1);
     assert.equal(outcome(run1, c6.id).reason, 'within keep-last 2');
     assert.equal(outcome(run1, i2.id).reason, 'incomplete, younger than 1 day (may still be uploading)');
+    assert.equal(outcome(run1, d1.id).status, 'complete', 'delete markers hide nothing from the catalog');
     assert.equal(outcome(run1, d1.id).reason, `locked until ${shortLock.toISOString()}`);
-    assert.equal(outcome(run1, d1.id).deleteMarkersDeleted, 0, "a deleted backup's current markers stay while it is kept");
+    assert.equal(outcome(run1, d1.id).deleteMarkersDeleted, 2, "a kept backup's delete markers are clutter, and go");
     assert.deepEqual(outcome(run1, m1), { ...outcome(run1, m1), action: 'deleted', reason: 'only delete markers left; deleted 1 delete marker' });
     assert.equal(run1.totals.versionsDeleted, 0);
     assert.deepEqual(run1.errors, []);
@@ -196,19 +206,18 @@ describe('S3 catalog and prune (radosgw)', () => {
     assert.ok(afterRun1.includes(`${c5.manifestKey} ${c5Manifest2}`));
     assert.ok(!afterRun1.some((l) => l.startsWith(dataKey('p', m1))));
 
-    // Run 2 planned for a time past the short locks, while the server still enforces them: it refuses, and prune
-    // reports the backups as kept. c3's unlocked manifest goes first, leaving an incomplete backup, never one that
-    // looks complete without its data.
+    // Run 2 planned for a time past the short locks, while the server still enforces them: it refuses, and since the
+    // retention the server reported still holds by this machine's clock, prune reports the backups as locked, not as
+    // errors. The data goes first: c3's refused data leaves its unlocked manifest in place, and the backup whole.
     const run2 = await executePrune(client, bucket, 'p', planPrune(await listBackups(client, bucket, 'p'), { ...opts, now: new Date(t0 + 10 * 60_000) }));
-    assert.equal(outcome(run2, c1.id).reason, 'locked (server refused)');
+    assert.deepEqual(run2.errors, []);
+    assert.equal(outcome(run2, c1.id).reason, `locked until ${shortLock.toISOString()} (the server refused the deletion; 1 other version not tried)`);
     assert.equal(outcome(run2, c1.id).action, 'kept');
-    assert.equal(outcome(run2, i1.id).reason, 'locked (server refused)');
+    assert.equal(outcome(run2, i1.id).reason, `locked until ${shortLock.toISOString()} (the server refused the deletion)`);
     assert.equal(outcome(run2, c2.id).reason, `locked until ${longLock.toISOString()}`);
-    assert.match(outcome(run2, c3.id).reason, /^locked \(server refused\); 1 version deleted first \(manifest first\)/);
-    assert.equal(outcome(run2, c3.id).versionsDeleted, 1);
-    const c3Now = findBackup(await listBackups(client, bucket, 'p'), c3.id);
-    assert.equal(c3Now.status, 'incomplete');
-    assert.match(c3Now.problem ?? '', /no manifest/);
+    assert.equal(outcome(run2, c3.id).reason, `locked until ${shortLock.toISOString()} (the server refused the deletion; 1 other version not tried)`);
+    assert.equal(outcome(run2, c3.id).versionsDeleted, 0);
+    assert.equal(findBackup(await listBackups(client, bucket, 'p'), c3.id).status, 'complete');
 
     // Wait for the short locks to pass (the server compares whole seconds: leave a margin).
     await sleep(Math.max(0, shortLock.getTime() - Date.now()) + 1200);
@@ -233,10 +242,10 @@ describe('S3 catalog and prune (radosgw)', () => {
     assert.deepEqual(
       run3.backups.map((x) => [x.id, x.action, x.reason]),
       [
-        [d1.id, 'deleted', 'retention passed; deleted 2 versions and 2 delete markers'],
+        [d1.id, 'deleted', 'retention passed; deleted 2 versions'],
         [c1.id, 'deleted', 'retention passed; deleted 2 versions'],
         [c2.id, 'kept', `locked until ${longLock.toISOString()}`],
-        [c3.id, 'deleted', 'retention passed; deleted 1 version'],
+        [c3.id, 'deleted', 'retention passed; deleted 2 versions'],
         [c4.id, 'kept', 'younger than 30 days'],
         [c5.id, 'kept', 'within keep-last 2'],
         [i1.id, 'deleted', 'retention passed; deleted 1 version'],
@@ -244,7 +253,7 @@ describe('S3 catalog and prune (radosgw)', () => {
         [i2.id, 'kept', 'incomplete, younger than 1 day (may still be uploading)'],
       ],
     );
-    assert.deepEqual(run3.totals, { backupsDeleted: 4, backupsKept: 5, versionsDeleted: 6, deleteMarkersDeleted: 2, uploadsAborted: 0 });
+    assert.deepEqual(run3.totals, { backupsDeleted: 4, backupsKept: 5, versionsDeleted: 7, deleteMarkersDeleted: 0, uploadsAborted: 0 });
     assert.deepEqual(
       log3.events.filter((x) => x.event === 'prune.delete').map((x) => x.fields['id']).sort(),
       [c1.id, c3.id, i1.id, d1.id].sort(),
@@ -300,16 +309,14 @@ function version(key: string, kind: 'data' | 'manifest', versionId: string, extr
 }
 
 /** A hand-made catalog entry: `ago` before NOW, with the given status. LastModified is always NOW, on purpose. */
-function entry(ago: number, status: BackupStatus, opts: { lockedUntil?: Date | null; noManifest?: boolean; markersOnly?: boolean } = {}): BackupEntry {
+function entry(ago: number, status: BackupStatus, opts: { lockedUntil?: Date | null; noManifest?: boolean } = {}): BackupEntry {
   const id = newBackupId(new Date(NOW.getTime() - ago));
   const time = new Date(Math.floor((NOW.getTime() - ago) / 1000) * 1000);
   const data = version(dataKey('p', id), 'data', `d-${id}`);
   const manifest = status === 'complete' || (status === 'incomplete' && !opts.noManifest) ? version(manifestKey('p', id), 'manifest', `m-${id}`) : undefined;
   let versions: ObjectVersion[] = [...(manifest ? [manifest] : []), data];
-  if (status === 'deleted') {
-    const marker = version(dataKey('p', id), 'data', `x-${id}`, { deleteMarker: true, latest: true, size: undefined });
-    versions = opts.markersOnly ? [marker] : [marker, { ...data, latest: false }];
-  }
+  // 'deleted': only delete markers are left (the catalog's meaning).
+  if (status === 'deleted') versions = [version(dataKey('p', id), 'data', `x-${id}`, { deleteMarker: true, latest: true, size: undefined })];
   const lockedUntil = opts.lockedUntil === undefined ? new Date(NOW.getTime() - DAY) : opts.lockedUntil;
   return {
     bucket: 'b',
@@ -318,7 +325,8 @@ function entry(ago: number, status: BackupStatus, opts: { lockedUntil?: Date | n
     time,
     status,
     problem: status === 'complete' ? undefined : 'test',
-    dataVersion: opts.markersOnly ? undefined : data,
+    warnings: [],
+    dataVersion: status === 'deleted' ? undefined : data,
     manifestVersion: manifest,
     manifest: undefined,
     size: 100,
@@ -374,51 +382,48 @@ describe('planPrune rules', () => {
     assert.equal(planPrune([unknown], { now: NOW }).decisions[0]!.versions[0]!.lockedUntil, undefined, 'left for executePrune to ask the server');
   });
 
-  test('data without manifest goes after a day; other incomplete, orphan and deleted backups follow the age rule', () => {
+  test('data without manifest goes after a day; other incomplete and orphan backups follow the age rule', () => {
     const entries = [
       entry(25 * HOUR, 'incomplete', { noManifest: true }),
       entry(23 * HOUR, 'incomplete', { noManifest: true }),
       entry(10 * DAY, 'incomplete'), // unreadable manifest: not evidence of a failed upload
       entry(10 * DAY, 'orphan-manifest'),
-      entry(10 * DAY, 'deleted'),
-      entry(40 * DAY, 'deleted'),
+      entry(40 * DAY, 'orphan-manifest'),
     ];
     const byReason = new Map(planPrune(entries, { now: NOW }).decisions.map((d) => [d.id, d]));
     assert.equal(byReason.get(entries[0]!.id)!.action, 'delete');
     assert.equal(byReason.get(entries[1]!.id)!.reason, 'incomplete, younger than 1 day (may still be uploading)');
     assert.equal(byReason.get(entries[2]!.id)!.reason, 'younger than 30 days');
     assert.equal(byReason.get(entries[3]!.id)!.reason, 'younger than 30 days');
-    assert.equal(byReason.get(entries[4]!.id)!.reason, 'younger than 30 days');
-    assert.equal(byReason.get(entries[5]!.id)!.reason, 'older than 30 days; retention passed');
+    assert.equal(byReason.get(entries[4]!.id)!.reason, 'older than 30 days; retention passed');
   });
 
-  test('delete markers: all go with a deleted backup; a kept deleted backup keeps its current marker; markers alone go', () => {
-    const kept = entry(10 * DAY, 'deleted');
-    const gone = entry(40 * DAY, 'deleted');
-    const markersOnly = entry(1 * HOUR, 'deleted', { markersOnly: true });
-    const stray = version(manifestKey('p', 'x'), 'manifest', 'stray', { deleteMarker: true, latest: false, size: undefined });
+  test('delete markers: all go, whether the backup stays or goes; markers alone go whatever their age', () => {
+    const markersOnly = entry(1 * HOUR, 'deleted');
+    const stray = version(manifestKey('p', 'x'), 'manifest', 'stray', { deleteMarker: true, latest: true, size: undefined });
     const complete = entry(1 * DAY, 'complete');
-    const withStray = { ...complete, versions: [...complete.versions, { ...stray, key: manifestKey('p', complete.id) }] };
-    const plan = planPrune([kept, gone, markersOnly, withStray], { now: NOW });
+    const withStray = { ...complete, versions: [{ ...stray, key: manifestKey('p', complete.id) }, ...complete.versions] };
+    const old = entry(60 * DAY, 'complete');
+    const oldWithStray = { ...old, versions: [{ ...stray, key: manifestKey('p', old.id) }, ...old.versions] };
+    const plan = planPrune([oldWithStray, markersOnly, withStray], { now: NOW, keepLast: 1 });
     const d = new Map(plan.decisions.map((x) => [x.id, x]));
-    assert.equal(d.get(kept.id)!.action, 'keep');
-    assert.deepEqual(d.get(kept.id)!.deleteMarkers, [], 'removing it would bring the deleted backup back');
-    assert.equal(d.get(gone.id)!.action, 'delete');
-    assert.equal(d.get(gone.id)!.deleteMarkers.length, 1);
     assert.deepEqual([d.get(markersOnly.id)!.action, d.get(markersOnly.id)!.reason], ['delete', 'only delete markers left']);
     assert.equal(d.get(withStray.id)!.action, 'keep');
-    assert.deepEqual(d.get(withStray.id)!.deleteMarkers.map((m) => m.versionId), ['stray']);
+    assert.deepEqual(d.get(withStray.id)!.deleteMarkers.map((m) => m.versionId), ['stray'], 'a marker, even a current one, hides nothing the catalog uses');
+    assert.equal(d.get(oldWithStray.id)!.action, 'delete');
+    assert.deepEqual(d.get(oldWithStray.id)!.deleteMarkers.map((m) => m.versionId), ['stray']);
   });
 
-  test('deletion order: the current manifest version, older manifest versions, then the data', () => {
+  test("deletion order: the data, then the manifest; on each key the backup's own version last", () => {
     const e = entry(60 * DAY, 'complete');
-    const old = (v: ObjectVersion, id: string): ObjectVersion => ({ ...v, versionId: id, latest: false });
+    const other = (v: ObjectVersion, id: string): ObjectVersion => ({ ...v, versionId: id, latest: false });
     const [m, d] = e.versions as [ObjectVersion, ObjectVersion];
-    const shuffled = { ...e, versions: [old(d, 'd-old'), d, old(m, 'm-old'), m] };
+    // Newer versions someone else wrote over both keys, listed before the backup's own.
+    const shuffled = { ...e, versions: [other(m, 'm-new'), m, other(d, 'd-new'), d] };
     const plan = planPrune([shuffled], { now: NOW, keepLast: 0 });
-    assert.deepEqual(plan.decisions[0]!.versions.map((v) => v.versionId), [m.versionId, 'm-old', d.versionId, 'd-old']);
+    assert.deepEqual(plan.decisions[0]!.versions.map((v) => v.versionId), ['d-new', d.versionId, 'm-new', m.versionId]);
     assert.equal(plan.decisions[0]!.versions.find((v) => v.versionId === d.versionId)!.lockedUntil?.getTime(), NOW.getTime() - DAY);
-    assert.equal(plan.decisions[0]!.versions.find((v) => v.versionId === 'd-old')!.lockedUntil, undefined);
+    assert.equal(plan.decisions[0]!.versions.find((v) => v.versionId === 'd-new')!.lockedUntil, undefined);
   });
 
   test('bad options are refused with one-line errors', () => {

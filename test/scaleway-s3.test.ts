@@ -102,12 +102,12 @@ test('a Scaleway wait that times out fails clearly and leaves nothing in the buc
 test('CLI: backup --mode scw-export with SCW_* settings lands a complete backup; a Scaleway mode without an instance is refused', async () => {
   const bucket = await s3.createBucket({ objectLock: true });
   const keyFile = join(home, 'cli.key');
-  writeFileSync(keyFile, key);
+  writeFileSync(keyFile, key, { mode: 0o600 }); // keys open to other users are refused
   const env = {
     ...scwEnv(), ...pg.env, PGDATABASE: 'app', SCW_RDB_INSTANCE_ID: prodId, COPYCAT_KEY_FILE: keyFile,
     ...s3.env,
   };
-  const backup = await runCli(['backup', '--to', `s3://${bucket}/cli`, '--retain-days', '0.0002', '--max-parts', '1000'], { env });
+  const backup = await runCli(['backup', '--to', `s3://${bucket}/cli`, '--retain-days', '1', '--max-parts', '1000'], { env });
   assert.equal(backup.code, 0, backup.stderr);
   assert.match(backup.stderr, /backup\.start source=scaleway-scw-export/);
   assert.ok(!backup.stderr.includes(SECRET), 'the Scaleway secret is never logged');

@@ -63,7 +63,7 @@ before(async () => {
     ...s3.env,
   };
   bucket = await s3.createBucket({ objectLock: true });
-  const backup = await runCli(['backup', '-d', 'app', '--to', `s3://${bucket}/app`, '--retain-days', '0.0002', '--level', '1'], { env });
+  const backup = await runCli(['backup', '-d', 'app', '--to', `s3://${bucket}/app`, '--retain-days', '1', '--level', '1'], { env });
   assert.equal(backup.code, 0, backup.stderr);
   const [entry] = await listBackups(s3.client, bucket, 'app');
   backupId = entry!.id;

@@ -20,7 +20,7 @@ export function listCommand(program: Command): void {
     await ctx.begin(flags); // every missing or invalid setting at once
     const { bucket, prefix } = s3Location(flags.from);
     const { listBackups } = await import('../s3/catalog.js');
-    const entries = await listBackups(await s3ClientFromFlags(flags), bucket, prefix);
+    const entries = await listBackups(await s3ClientFromFlags(flags), bucket, prefix, { signal: ctx.signal });
     process.stdout.write(flags.json ? JSON.stringify(entries.map(row)) + '\n' : table(entries.map(row)));
   }));
 }
@@ -34,6 +34,8 @@ function row(entry: BackupEntry) {
     lockedUntil: entry.lockedUntil?.toISOString() ?? null,
     status: entry.status,
     ...(entry.problem ? { problem: entry.problem } : {}),
+    // Versions and delete markers the backup did not write: someone with write access to the bucket added them.
+    warnings: entry.warnings,
   };
 }
 
@@ -43,5 +45,6 @@ function table(rows: ReturnType<typeof row>[]): string {
     ...rows.map((r) => [r.id, r.time.replace(/\.\d+Z$/, 'Z'), r.size === null ? '-' : formatBytes(r.size),
       r.ratio === null ? '-' : `${r.ratio}`, r.lockedUntil?.replace(/\.\d+Z$/, 'Z') ?? '-', r.problem ? `${r.status} (${r.problem})` : r.status])];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
-  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  const warnings = rows.flatMap((r) => r.warnings.map((w) => `warning: ${r.id}: ${w}\n`));
+  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n' + warnings.join('');
 }

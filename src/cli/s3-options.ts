@@ -25,7 +25,7 @@ export async function s3ClientFromFlags(flags: S3ConnectionFlags): Promise<S3Cli
 /** Options of a backup written to S3. */
 export function addS3UploadOptions(command: Command): Command {
   return command
-    .addOption(new Option('--retain-days <days>', 'Object Lock retention of each backup, in days (fractions allowed)').argParser(positiveNumber('--retain-days')).default(30))
+    .addOption(new Option('--retain-days <days>', 'Object Lock retention of each backup, in whole days (1 to 18250)').argParser(Number).default(30))
     .addOption(new Option('--lock-mode <mode>', 'Object Lock mode').choices(['COMPLIANCE', 'GOVERNANCE']).default('COMPLIANCE'))
     .option('--allow-unlocked', 'accept a bucket without versioning or Object Lock (logged loudly; backups can then be deleted)')
     .addOption(new Option('--checksum <kind>', 'integrity checksum on every uploaded part: md5 (validated by AWS, Scaleway, radosgw) or crc32').choices(['md5', 'crc32']).default('md5'))

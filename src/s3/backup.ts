@@ -48,7 +48,7 @@ export interface S3BackupResult {
  * encrypt → stored digest → multipart upload with a verified lock, and only then the manifest that makes it complete.
  */
 export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): Promise<S3BackupResult> {
-  const check = await preflight(opts.client, opts.bucket, { allowUnlocked: opts.allowUnlocked });
+  const check = await preflight(opts.client, opts.bucket, { allowUnlocked: opts.allowUnlocked, signal: run.signal });
   if (check.warning) run.log?.log('warn', 's3.unlocked', { bucket: opts.bucket, warning: check.warning });
   const startedAt = new Date();
   const id = newBackupId(startedAt);
@@ -102,7 +102,7 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
   };
   // The manifest is locked until the same instant as the data object, as the server reported it.
   const lock = object.retention ? { mode: object.retention.mode, retainUntil: new Date(object.retention.retainUntil) } : null;
-  await writeManifest(opts.client, opts.bucket, manifestKey(opts.prefix, id), manifest, lock);
+  await writeManifest(opts.client, opts.bucket, manifestKey(opts.prefix, id), manifest, lock, run.signal);
   return { manifest, stats, ...(check.warning ? { warning: check.warning } : {}) };
 }
 

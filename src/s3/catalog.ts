@@ -6,16 +6,23 @@ import {
 import { CopycatError, describeError } from '../errors.js';
 import { describeS3Error, s3ErrorName } from './errors.js';
 import { isBackupId, listPrefix, parseKey } from './layout.js';
-import { parseManifest, type Manifest } from './manifest.js';
+import { MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './manifest.js';
 import { readRetention } from './retention.js';
+import { formatBytes } from './part-plan.js';
 
 /**
- * What a listing knows about one backup id:
- * - `complete`: a data object and a valid manifest whose object.versionId names that data version;
- * - `incomplete`: a data object without manifest (the upload did not finish, or its lock was never verified), or
- *   with a manifest that is unreadable or names another version (`problem` says which);
- * - `orphan-manifest`: a manifest without any data version;
- * - `deleted`: every key of the backup has a delete marker as its current version (versions may remain behind it).
+ * What a listing knows about one backup id. A locked bucket is versioned, and anyone who may write can add a newer
+ * version or a delete marker to any key, but no one can add an older version or delete a locked one. So a backup is
+ * judged by the versions it wrote itself, never by the newest ones:
+ * - the manifest is the OLDEST version of ID.manifest.json that is not a delete marker (the backup writes it once);
+ * - the data is exactly the version of ID.backup that this manifest names (object.versionId), of the size it records.
+ *
+ * - `complete`: that manifest is valid and its data version exists with the recorded size. Newer versions and delete
+ *   markers on either key change nothing but `warnings`;
+ * - `incomplete`: data versions without a manifest (the upload did not finish, or its lock was never verified), or
+ *   with a manifest that is unreadable, too large, or names a version or size that is not there (`problem` says which);
+ * - `orphan-manifest`: manifest versions without any data version;
+ * - `deleted`: only delete markers are left, no version of either key.
  */
 export type BackupStatus = 'complete' | 'incomplete' | 'orphan-manifest' | 'deleted';
 
@@ -60,11 +67,19 @@ export interface BackupEntry {
   readonly status: BackupStatus;
   /** Why the backup is not complete (or how it was deleted); undefined for complete backups. */
   readonly problem: string | undefined;
-  /** The newest version of the data object that is not a delete marker. */
+  /**
+   * What else is on the backup's keys that the backup did not write: newer (or older) versions, delete markers. They
+   * never change the status, but someone with write access put them there. Empty when there is nothing.
+   */
+  readonly warnings: readonly string[];
+  /**
+   * The data version restore reads: the one the manifest names. Without a usable manifest, the oldest version that is
+   * not a delete marker (the one the upload wrote), for the lock and for prune.
+   */
   readonly dataVersion: ObjectVersion | undefined;
-  /** The newest version of the manifest object that is not a delete marker. */
+  /** The manifest version the backup wrote: the oldest version of the manifest key that is not a delete marker. */
   readonly manifestVersion: ObjectVersion | undefined;
-  /** `manifestVersion` parsed; undefined when missing or unreadable. */
+  /** `manifestVersion` parsed; undefined when missing, unreadable or too large. */
   readonly manifest: Manifest | undefined;
   /** Stored bytes of the data version. */
   readonly size: number | undefined;
@@ -88,6 +103,8 @@ export interface ListBackupsOptions {
   readonly pageSize?: number;
   /** Parallel GetObject / GetObjectRetention requests (default 8). */
   readonly concurrency?: number;
+  /** Stops the listing (SIGTERM): every request is cancelled and the signal's reason is thrown. */
+  readonly signal?: AbortSignal;
 }
 
 /** s3://bucket/prefix (s3://bucket for the bucket's root), for messages. */
@@ -110,11 +127,14 @@ const NOT_FOUND = new Set(['NoSuchKey', 'NoSuchVersion', 'NotFound']);
  * Retention of one object version, asked of the server. A bucket without Object Lock answers InvalidRequest: no
  * retention. AccessDenied (no s3:GetObjectRetention permission) or a vanished version: unknown.
  */
-export async function getVersionRetention(client: S3Client, bucket: string, key: string, versionId: string): Promise<BackupLock> {
+export async function getVersionRetention(
+  client: S3Client, bucket: string, key: string, versionId: string, signal?: AbortSignal,
+): Promise<BackupLock> {
   try {
-    const found = await readRetention(client, bucket, key, versionId);
+    const found = await readRetention(client, bucket, key, versionId, signal);
     return found ? { kind: 'retention', mode: found.mode, until: found.retainUntil, source: 'server' } : { kind: 'none', source: 'server' };
   } catch (err) {
+    signal?.throwIfAborted();
     const name = s3ErrorName(err);
     if (name === 'InvalidRequest') return { kind: 'none', source: 'server' };
     if (name === 'AccessDenied') return { kind: 'unknown', reason: 'the server refused GetObjectRetention (AccessDenied)' };
@@ -151,6 +171,7 @@ async function listVersions(
   bucket: string,
   prefix: string,
   pageSize: number | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<Map<string, { data: Listed[]; manifest: Listed[] }>> {
   const groups = new Map<string, { data: Listed[]; manifest: Listed[] }>();
   const seen = new Set<string>();
@@ -169,8 +190,10 @@ async function listVersions(
           VersionIdMarker: versionIdMarker,
           MaxKeys: pageSize,
         }),
+        { abortSignal: signal },
       );
     } catch (err) {
+      signal?.throwIfAborted();
       throw new CopycatError('S3_LIST_FAILED', `cannot list ${describeLocation(bucket, prefix)}: ${describeS3Error(err)}`, { cause: err });
     }
     const add = (key: string | undefined, versionId: string | undefined, deleteMarker: boolean, latest: boolean | undefined, lastModified: Date | undefined, size: number | undefined): void => {
@@ -212,12 +235,26 @@ function newestFirst(list: Listed[]): ObjectVersion[] {
 
 type ManifestRead = { manifest: Manifest; problem?: undefined } | { manifest?: undefined; problem: string };
 
-async function readManifest(client: S3Client, bucket: string, v: ObjectVersion): Promise<ManifestRead> {
+const tooLarge = (bytes: string): string =>
+  `manifest is ${bytes}, more than the ${formatBytes(MAX_MANIFEST_BYTES)} a manifest may be: copycat-db did not write it, so it is not read`;
+
+/** Reads one manifest version, never more than MAX_MANIFEST_BYTES of it (the listing's size is checked first). */
+async function readManifest(client: S3Client, bucket: string, v: ObjectVersion, signal: AbortSignal | undefined): Promise<ManifestRead> {
+  if ((v.size ?? 0) > MAX_MANIFEST_BYTES) return { problem: tooLarge(formatBytes(v.size!)) };
   let text: string;
   try {
-    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: v.key, VersionId: v.versionId }));
-    text = (await res.Body?.transformToString('utf8')) ?? '';
+    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: v.key, VersionId: v.versionId }), { abortSignal: signal });
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    // The listing's size could be stale or wrong: the read itself stops at the bound (leaving the loop destroys the body).
+    for await (const chunk of (res.Body ?? []) as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > MAX_MANIFEST_BYTES) return { problem: tooLarge(`over ${formatBytes(MAX_MANIFEST_BYTES)}`) };
+      chunks.push(chunk);
+    }
+    text = Buffer.concat(chunks).toString('utf8');
   } catch (err) {
+    signal?.throwIfAborted();
     const name = s3ErrorName(err);
     if (name && NOT_FOUND.has(name)) return { problem: `manifest version ${v.versionId} vanished while listing` };
     // Anything else (network, permissions) is not evidence about the backup: fail rather than call it incomplete,
@@ -231,55 +268,95 @@ async function readManifest(client: S3Client, bucket: string, v: ObjectVersion):
   }
 }
 
+const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
+const versionIds = (list: readonly ObjectVersion[]): string =>
+  `VersionId ${list.slice(0, 3).map((v) => v.versionId).join(', ')}${list.length > 3 ? ', …' : ''}`;
+
+/**
+ * What is on one key besides the version the backup wrote (`own`, from a newest-first list): versions it did not
+ * write, and delete markers. Neither hides nor replaces the backup, but someone who may write to the bucket put them.
+ */
+function keyWarnings(bucket: string, all: readonly ObjectVersion[], own: ObjectVersion | undefined): string[] {
+  if (all.length === 0) return [];
+  const where = `s3://${bucket}/${all[0]!.key}`;
+  const warnings: string[] = [];
+  if (own) {
+    const at = all.indexOf(own);
+    const newer = all.slice(0, at).filter((v) => !v.deleteMarker);
+    const older = all.slice(at + 1).filter((v) => !v.deleteMarker);
+    if (newer.length) warnings.push(`${where} has ${plural(newer.length, 'newer version')} not written by this backup (${versionIds(newer)})`);
+    if (older.length) warnings.push(`${where} has ${plural(older.length, 'older version')} not written by this backup (${versionIds(older)})`);
+  }
+  const markers = all.filter((v) => v.deleteMarker);
+  if (all[0]!.deleteMarker) {
+    warnings.push(`a delete marker hides ${where} (VersionId ${all[0]!.versionId}) from plain S3 reads; ${own ? "the backup's own version remains, and is what restore reads" : 'no version of it is used'}`);
+  }
+  const behind = markers.filter((m) => m !== all[0]);
+  if (behind.length) warnings.push(`${where} has ${plural(behind.length, 'older delete marker')} (${versionIds(behind)})`);
+  return warnings;
+}
+
+/** Pins the versions the backup wrote and judges it (see BackupStatus). */
+function judge(
+  id: string, bucket: string, dataAll: ObjectVersion[], manifestAll: ObjectVersion[], read: ManifestRead | undefined,
+): { status: BackupStatus; problem: string | undefined; dataVersion: ObjectVersion | undefined; manifest: Manifest | undefined } {
+  const dataObjects = dataAll.filter((v) => !v.deleteMarker);
+  const manifestObjects = manifestAll.filter((v) => !v.deleteMarker);
+  // The oldest: what an upload wrote, and what no later writer can displace.
+  const oldestData = dataObjects[dataObjects.length - 1];
+  if (dataObjects.length === 0 && manifestObjects.length === 0) {
+    return { status: 'deleted', problem: 'deleted: only delete markers are left', dataVersion: undefined, manifest: undefined };
+  }
+  const manifest = read?.manifest;
+  if (!manifest) {
+    if (dataObjects.length === 0) {
+      return { status: 'orphan-manifest', problem: `manifest without data object${read?.problem ? ` (${read.problem})` : ''}`, dataVersion: undefined, manifest: undefined };
+    }
+    return {
+      status: 'incomplete',
+      problem: read ? read.problem : 'no manifest: the upload did not finish, or its lock was never verified',
+      dataVersion: oldestData,
+      manifest: undefined,
+    };
+  }
+  const incomplete = (problem: string, dataVersion = oldestData) =>
+    ({ status: dataObjects.length ? 'incomplete' : 'orphan-manifest', problem, dataVersion, manifest } as const);
+  const key = dataAll[0]?.key;
+  if (manifest.id !== id) return incomplete(`manifest is for backup ${manifest.id}, not ${id}`);
+  if (key !== undefined && manifest.object?.key !== key) return incomplete(`manifest names object ${String(manifest.object?.key)}, not ${key}`);
+  const named = dataObjects.find((v) => v.versionId === manifest.object.versionId);
+  if (!named) {
+    if (dataObjects.length === 0) return incomplete(`manifest without data object (it names version ${manifest.object.versionId})`);
+    return incomplete(`manifest names data version ${manifest.object.versionId}, which is not among the ${plural(dataObjects.length, 'version')} of s3://${bucket}/${key}`);
+  }
+  if (named.size !== manifest.sizes?.stored) {
+    return incomplete(`data version ${named.versionId} holds ${String(named.size)} bytes, but the manifest says ${String(manifest.sizes?.stored)}`, named);
+  }
+  return { status: 'complete', problem: undefined, dataVersion: named, manifest };
+}
+
 /**
  * Every backup under s3://bucket/prefix/, oldest first, from ListObjectVersions (paginated). Only keys directly under
  * the prefix that parseKey accepts are looked at: never a sibling prefix, never another tool's objects.
  */
 export async function listBackups(client: S3Client, bucket: string, prefix: string, options: ListBackupsOptions = {}): Promise<BackupEntry[]> {
-  const groups = await listVersions(client, bucket, prefix, options.pageSize);
+  const { signal } = options;
+  const groups = await listVersions(client, bucket, prefix, options.pageSize, signal);
   const ids = [...groups.keys()].sort();
   return mapLimit(ids, options.concurrency ?? 8, async (id): Promise<BackupEntry> => {
     const group = groups.get(id)!;
     const dataAll = newestFirst(group.data);
     const manifestAll = newestFirst(group.manifest);
-    const dataVersion = dataAll.find((v) => !v.deleteMarker);
-    const manifestVersion = manifestAll.find((v) => !v.deleteMarker);
-    // A key is hidden when its current version is a delete marker, or when it does not exist. One of the two keys
-    // exists (else there would be no group), so both hidden means at least one delete marker is current.
-    const hidden = (all: ObjectVersion[]): boolean => all.length === 0 || all[0]!.deleteMarker;
-    const deleted = hidden(dataAll) && hidden(manifestAll);
-
-    const read = manifestVersion ? await readManifest(client, bucket, manifestVersion) : undefined;
-    const manifest = read?.manifest;
-    let matches = false;
-    let status: BackupStatus;
-    let problem: string | undefined;
-    if (dataVersion && manifest) {
-      if (manifest.id !== id) problem = `manifest is for backup ${manifest.id}, not ${id}`;
-      else if (manifest.object.versionId !== dataVersion.versionId) {
-        problem = `manifest names data version ${manifest.object.versionId}, but the newest data version is ${dataVersion.versionId}`;
-      } else matches = true;
-      status = matches ? 'complete' : 'incomplete';
-    } else if (dataVersion) {
-      status = 'incomplete';
-      problem = manifestVersion ? read!.problem : 'no manifest: the upload did not finish, or its lock was never verified';
-    } else {
-      status = 'orphan-manifest';
-      problem = manifestVersion ? `manifest without data object${read?.problem ? ` (${read.problem})` : ''}` : undefined;
-    }
-    if (deleted) {
-      problem = dataVersion || manifestVersion
-        ? 'deleted: delete markers hide it; its versions remain until prune removes them'
-        : 'deleted: only delete markers are left';
-      status = 'deleted';
-    }
+    const manifestVersion = manifestAll.filter((v) => !v.deleteMarker).at(-1);
+    const read = manifestVersion ? await readManifest(client, bucket, manifestVersion, signal) : undefined;
+    const { status, problem, dataVersion, manifest } = judge(id, bucket, dataAll, manifestAll, read);
 
     let lock: BackupLock;
-    if (matches && manifest) {
-      const r = manifest.object.retention;
+    if (status === 'complete') {
+      const r = manifest!.object.retention;
       lock = r ? { kind: 'retention', mode: r.mode, until: new Date(r.retainUntil), source: 'manifest' } : { kind: 'none', source: 'manifest' };
     } else if (dataVersion) {
-      lock = await getVersionRetention(client, bucket, dataVersion.key, dataVersion.versionId);
+      lock = await getVersionRetention(client, bucket, dataVersion.key, dataVersion.versionId, signal);
     } else {
       lock = { kind: 'unknown', reason: 'no data version' };
     }
@@ -292,6 +369,7 @@ export async function listBackups(client: S3Client, bucket: string, prefix: stri
       time: backupTime(id),
       status,
       problem,
+      warnings: [...keyWarnings(bucket, dataAll, dataVersion), ...keyWarnings(bucket, manifestAll, manifestVersion)],
       dataVersion,
       manifestVersion,
       manifest,

@@ -49,13 +49,26 @@ export function isUploadGone(err: unknown): boolean {
 }
 
 /**
+ * How long aborting a multipart upload may take. It runs on the way out of a failed or interrupted run, when the
+ * server may be the reason for the failure: a dead server must not keep the process alive (the upload is then left
+ * for prune, or for a lifecycle rule, to clean up).
+ */
+export const ABORT_UPLOAD_TIMEOUT_MS = 5_000;
+
+/**
  * Aborts a multipart upload. Call it only once no part request is in flight any more: a part that lands after the
  * abort can resurrect storage on some servers. An upload that is already gone counts as aborted. The client's own
- * retry strategy handles transient failures; this does not retry on top of it.
+ * retry strategy handles transient failures within the time bound; this does not retry on top of it. `signal` (a
+ * prune's run) may stop it sooner; a failed backup's cleanup passes none, since its run's signal is already aborted.
  */
-export async function abortMultipartUpload(client: S3Client, bucket: string, key: string, uploadId: string): Promise<void> {
+export async function abortMultipartUpload(
+  client: S3Client, bucket: string, key: string, uploadId: string,
+  options: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<void> {
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? ABORT_UPLOAD_TIMEOUT_MS);
+  const abortSignal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   try {
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), { abortSignal });
   } catch (err) {
     if (isUploadGone(err)) return;
     throw err;

@@ -8,6 +8,13 @@ import type { DumpFormat } from '../sources/pg-dump.js';
 export const MANIFEST_FORMAT_VERSION = 1;
 
 /**
+ * The largest manifest read. Real ones are a few KiB (a table list of 10,000 tables is about 1 MiB); anyone who can
+ * write to the bucket can put a huge one, which a listing would otherwise read whole into memory (a 120 MB manifest
+ * made `list` use 581 MB).
+ */
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/**
  * Written beside each data object once its lock is verified. It holds what restore and verify need to trust
  * the backup, and nothing secret: key ids, never keys; sizes and digests, never table data.
  */
@@ -46,7 +53,7 @@ export function parseManifest(text: string, where: string): Manifest {
  * that could be deleted would let someone hide a backup from restore.
  */
 export async function writeManifest(
-  client: S3Client, bucket: string, key: string, manifest: Manifest, retention: RetentionTarget | null,
+  client: S3Client, bucket: string, key: string, manifest: Manifest, retention: RetentionTarget | null, signal?: AbortSignal,
 ): Promise<{ versionId: string | undefined }> {
   const body = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
   let versionId: string | undefined;
@@ -58,14 +65,14 @@ export async function writeManifest(
       ContentType: 'application/json',
       ContentMD5: createHash('md5').update(body).digest('base64'),
       ...(retention ? { ObjectLockMode: retention.mode, ObjectLockRetainUntilDate: retention.retainUntil } : {}),
-    }));
+    }), { abortSignal: signal });
     versionId = put.VersionId;
   } catch (err) {
     throw new CopycatError('S3_WRITE_FAILED', `cannot write the manifest s3://${bucket}/${key}: ${describeS3Error(err)} — the backup stays incomplete`, { cause: err });
   }
   if (retention) {
     if (!versionId) throw new CopycatError('S3_LOCK_UNCONFIRMED', `the server returned no version for s3://${bucket}/${key}: is versioning enabled on the bucket?`);
-    await lockVersion(client, bucket, key, versionId, retention);
+    await lockVersion(client, bucket, key, versionId, retention, signal);
   }
   return { versionId };
 }

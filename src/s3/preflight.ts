@@ -10,6 +10,8 @@ import { describeS3Error, httpStatus, s3ErrorName } from './errors.js';
 export interface PreflightOptions {
   /** Accept a bucket without versioning or Object Lock (`--allow-unlocked`): the result then carries a warning. */
   readonly allowUnlocked?: boolean;
+  /** Stops the checks (SIGTERM): the run's signal. */
+  readonly signal?: AbortSignal;
 }
 
 export interface PreflightResult {
@@ -48,18 +50,21 @@ export async function describeEndpoint(client: S3Client): Promise<string> {
 export async function preflight(client: S3Client, bucket: string, opts: PreflightOptions = {}): Promise<PreflightResult> {
   const endpoint = await describeEndpoint(client);
   const where = `bucket ${bucket} at ${endpoint}`;
+  const send = { abortSignal: opts.signal };
+  // Stopped on purpose (each catch below): the signal's reason (INTERRUPTED…) says so, not "cannot reach the endpoint".
 
   try {
-    await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    await client.send(new HeadBucketCommand({ Bucket: bucket }), send);
   } catch (err) {
-    throw headBucketError(err, bucket, endpoint);
+    throw opts.signal?.aborted ? opts.signal.reason : headBucketError(err, bucket, endpoint);
   }
 
   let versioning: boolean;
   try {
-    const out = await client.send(new GetBucketVersioningCommand({ Bucket: bucket }));
+    const out = await client.send(new GetBucketVersioningCommand({ Bucket: bucket }), send);
     versioning = out.Status === 'Enabled';
   } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
     throw new CopycatError('S3_PREFLIGHT_FAILED',
       `cannot read the versioning of ${where}: ${describeS3Error(err)} — the credentials need s3:GetBucketVersioning`, { cause: err });
   }
@@ -68,7 +73,7 @@ export async function preflight(client: S3Client, bucket: string, opts: Prefligh
   let lockUnreadable: string | undefined;
   let defaultRetention: PreflightResult['defaultRetention'];
   try {
-    const out = await client.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+    const out = await client.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }), send);
     objectLock = out.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
     const rule = out.ObjectLockConfiguration?.Rule?.DefaultRetention;
     if (objectLock && rule?.Mode) {
@@ -79,6 +84,7 @@ export async function preflight(client: S3Client, bucket: string, opts: Prefligh
       };
     }
   } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
     const name = s3ErrorName(err);
     if (name !== 'ObjectLockConfigurationNotFoundError' && name !== 'NoSuchObjectLockConfiguration') {
       lockUnreadable = describeS3Error(err);

@@ -11,6 +11,7 @@ import {
   getVersionRetention,
   mapLimit,
   type BackupEntry,
+  type BackupLock,
   type BackupStatus,
 } from './catalog.js';
 import { listPrefix, parseKey } from './layout.js';
@@ -23,13 +24,13 @@ import { listPrefix, parseKey } from './layout.js';
  * complete backups (whatever their age), and (c) the retention of every version has passed. A backup's age is the
  * time in its id (the same instant as the manifest's startedAt), never LastModified: a copy or re-upload moves
  * LastModified, and tests can make old backups by choosing the id.
- * Also removed: delete markers (clutter), data objects without a manifest older than a day (uploads that never
- * finished), and multipart uploads of backup keys started more than a day ago. Other backups that are not complete
- * (unreadable manifest, orphan manifest, deleted) follow the olderThanDays rule: an unreadable manifest is no proof
- * that the upload failed. The current delete marker of a kept 'deleted' backup stays (removing it would bring the
- * backup back into listings). Only keys that parseKey accepts under the prefix are touched: never a sibling prefix,
- * never another tool's objects. Deletions name the VersionIds the listing saw, so a version written since is never
- * touched.
+ * Also removed: delete markers (clutter: the catalog ignores them, see BackupStatus), data objects without a manifest
+ * older than a day (uploads that never finished), and multipart uploads of backup keys started more than a day ago.
+ * Other backups that are not complete (unreadable manifest, orphan manifest) follow the olderThanDays rule: an
+ * unreadable manifest is no proof that the upload failed. A backup that goes loses every version of its two keys,
+ * including versions someone else wrote over them. Only keys that parseKey accepts under the prefix are touched: never
+ * a sibling prefix, never another tool's objects. Deletions name the VersionIds the listing saw, so a version written
+ * since is never touched.
  */
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -69,14 +70,11 @@ export interface PruneDecision {
   readonly reason: string;
   readonly lockedUntil: Date | undefined;
   /**
-   * Object versions to delete when action is 'delete', in deletion order: the manifest's versions (current first),
-   * then the data object's. Empty when kept.
+   * Object versions to delete when action is 'delete', in deletion order (see deletionOrder): the data object's, then
+   * the manifest's, the backup's own version last on each key. Empty when kept.
    */
   readonly versions: readonly PlannedVersion[];
-  /**
-   * Delete markers to delete. For a deleted backup: all of them, after its versions. For a kept backup: those that
-   * hide nothing that stays (never the current marker of a backup in status 'deleted', which would bring it back).
-   */
+  /** Delete markers to delete, after the versions: all of them, whether the backup goes or stays. */
   readonly deleteMarkers: readonly PlannedVersion[];
 }
 
@@ -94,7 +92,7 @@ export interface PruneOutcome {
   readonly time: Date;
   /** 'would-delete' only in a dry run. A backup whose deletion the server refused part-way is 'kept'. */
   readonly action: 'deleted' | 'would-delete' | 'kept';
-  /** "within keep-last 3", "younger than 30 days", "locked until …", "locked (server refused)", "retention passed; deleted 2 versions"… */
+  /** "within keep-last 3", "younger than 30 days", "locked until …", "failed: …", "retention passed; deleted 2 versions"… */
   readonly reason: string;
   readonly lockedUntil: Date | undefined;
   /** Object versions deleted (in a dry run: that would be). */
@@ -130,7 +128,10 @@ export interface PruneReport {
     readonly deleteMarkersDeleted: number;
     readonly uploadsAborted: number;
   };
-  /** Requests that failed for reasons other than a lock; the run went on with the other backups. */
+  /**
+   * Requests that failed, including deletions the server refused although the retention had passed (a legal hold, a
+   * missing permission); the run went on with the other backups.
+   */
   readonly errors: readonly string[];
 }
 
@@ -140,6 +141,8 @@ export interface ExecutePruneOptions {
   readonly log?: Logger;
   /** Backups handled in parallel (default 4; each backup's own deletions are always in order). */
   readonly concurrency?: number;
+  /** Stops the prune (SIGTERM): requests in flight are cancelled and the signal's reason is thrown. */
+  readonly signal?: AbortSignal;
 }
 
 /** Log fields without the undefined ones (renderers would print "undefined"). */
@@ -160,15 +163,17 @@ function toPlanned(v: BackupEntry['versions'][number], entry: BackupEntry): Plan
   };
 }
 
-/** Delete markers that may go while the backup stays: any, except a current one of a 'deleted' backup. */
-function markersSafeToKeepBackup(status: BackupStatus, markers: readonly PlannedVersion[]): PlannedVersion[] {
-  return markers.filter((m) => status !== 'deleted' || !m.latest);
-}
-
-/** Deletion order within a backup: the current manifest version first, then older manifest versions, then data. */
+/**
+ * Deletion order within a backup: data versions, then manifest versions, and on each key the backup's own version
+ * last (others newest first). The manifest goes last so that a run that dies or is refused part-way never leaves
+ * data without its manifest: what can be left is a complete backup (only foreign versions went), or a manifest
+ * without data (orphan-manifest), which is never restored and which a later prune removes.
+ */
 function deletionOrder(entry: BackupEntry): PlannedVersion[] {
+  const own = (v: PlannedVersion): boolean =>
+    [entry.dataVersion, entry.manifestVersion].some((o) => o !== undefined && o.key === v.key && o.versionId === v.versionId);
+  const rank = (v: PlannedVersion): number => (v.kind === 'data' ? 0 : 2) + (own(v) ? 1 : 0);
   const objects = entry.versions.filter((v) => !v.deleteMarker).map((v) => toPlanned(v, entry));
-  const rank = (v: PlannedVersion): number => (v.kind === 'manifest' ? (v.latest ? 0 : 1) : v.latest ? 2 : 3);
   return objects.map((v, i) => ({ v, i })).sort((a, b) => rank(a.v) - rank(b.v) || a.i - b.i).map(({ v }) => v);
 }
 
@@ -201,13 +206,7 @@ export function planPrune(entries: readonly BackupEntry[], options: PruneOptions
     const markers = entry.versions.filter((v) => v.deleteMarker).map((v) => toPlanned(v, entry));
     const objects = deletionOrder(entry);
     const base = { id: entry.id, status: entry.status, time: entry.time, lockedUntil: entry.lockedUntil };
-    const keep = (reason: string): PruneDecision => ({
-      ...base,
-      action: 'keep',
-      reason,
-      versions: [],
-      deleteMarkers: markersSafeToKeepBackup(entry.status, markers),
-    });
+    const keep = (reason: string): PruneDecision => ({ ...base, action: 'keep', reason, versions: [], deleteMarkers: markers });
     const del = (reason: string): PruneDecision => ({ ...base, action: 'delete', reason, versions: objects, deleteMarkers: markers });
     const t = entry.time.getTime();
 
@@ -242,8 +241,9 @@ function assertOurs(prefix: string, d: PruneDecision): void {
 /**
  * Carries out a plan: backups first, then multipart uploads under the prefix. Every backup is reported (and logged
  * as prune.keep or prune.delete) with its reason. A dry run makes only read requests. Retentions and upload ages are
- * judged at plan.now; the server, which enforces retention on its own clock, has the last word (AccessDenied is
- * reported as "locked (server refused)").
+ * judged at plan.now; the server, which enforces retention on its own clock, has the last word: a refused deletion is
+ * "locked until …" when the version's known retention still holds now, and an error otherwise (a legal hold, or
+ * credentials without s3:DeleteObjectVersion), so that such a prune fails instead of quietly keeping everything.
  */
 export async function executePrune(
   client: S3Client,
@@ -254,12 +254,13 @@ export async function executePrune(
 ): Promise<PruneReport> {
   const dryRun = options.dryRun ?? false;
   const log = options.log ?? silentLogger;
+  const { signal } = options;
   const now = plan.now;
   const errors: string[] = [];
   for (const d of plan.decisions) assertOurs(prefix, d);
 
   const deleteVersion = async (v: PlannedVersion): Promise<void> => {
-    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: v.key, VersionId: v.versionId }));
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: v.key, VersionId: v.versionId }), { abortSignal: signal });
   };
   /** Deletes markers one by one; returns how many went. Failures are recorded, not thrown. */
   const deleteMarkers = async (id: string, markers: readonly PlannedVersion[]): Promise<number> => {
@@ -273,6 +274,7 @@ export async function executePrune(
         await deleteVersion(m);
         n++;
       } catch (err) {
+        signal?.throwIfAborted();
         errors.push(`backup ${id}: deleting delete marker ${m.versionId} of ${m.key} failed: ${describeS3Error(err)}`);
       }
     }
@@ -281,9 +283,9 @@ export async function executePrune(
 
   const runOne = async (d: PruneDecision): Promise<PruneOutcome> => {
     const base = { id: d.id, status: d.status, time: d.time };
-    // A kept backup loses only the delete markers that hide nothing that stays.
+    // A kept backup loses only its delete markers.
     const keep = async (reason: string, lockedUntil: Date | undefined, versionsDeleted = 0): Promise<PruneOutcome> => {
-      const deleteMarkersDeleted = await deleteMarkers(d.id, markersSafeToKeepBackup(d.status, d.deleteMarkers));
+      const deleteMarkersDeleted = await deleteMarkers(d.id, d.deleteMarkers);
       const outcome: PruneOutcome = { ...base, action: 'kept', reason, lockedUntil, versionsDeleted, deleteMarkersDeleted };
       log.log('info', 'prune.keep', defined({ id: d.id, status: d.status, reason, lockedUntil: lockedUntil?.toISOString(), versionsDeleted, deleteMarkersDeleted, dryRun }));
       return outcome;
@@ -292,11 +294,13 @@ export async function executePrune(
 
     // Before deleting anything, ask the server for the retention of every version: the manifest records the data
     // version's retention when it was written, but a retention can be extended since, and the manifest objects and
-    // older versions have their own. A backup is deleted whole or not at all, as far as the locks can tell.
+    // other versions have their own. A backup is deleted whole or not at all, as far as the locks can tell.
+    const locks = new Map<PlannedVersion, BackupLock>();
     let lockedUntil: Date | undefined;
     let anyRetention = false;
     for (const v of d.versions) {
-      const lock = await getVersionRetention(client, bucket, v.key, v.versionId);
+      const lock = await getVersionRetention(client, bucket, v.key, v.versionId, signal);
+      locks.set(v, lock);
       if (lock.kind === 'retention') {
         anyRetention = true;
         if (lock.until.getTime() > now.getTime() && (!lockedUntil || lock.until > lockedUntil)) lockedUntil = lock.until;
@@ -317,23 +321,33 @@ export async function executePrune(
       return { ...base, action: 'would-delete', reason, lockedUntil: d.lockedUntil, versionsDeleted: d.versions.length, deleteMarkersDeleted: d.deleteMarkers.length };
     }
 
-    // The manifest goes first. Should the run die (or the server refuse) between the two deletions, what is left is a
-    // data object without manifest: listed as 'incomplete', never restored as if complete, and removed by a later
-    // prune once older than a day and unlocked. Deleting the data first could instead leave a manifest that names a
-    // vanished version, which looks complete to anything that reads only manifests.
+    // In deletionOrder: data first, the manifest last.
     let deleted = 0;
     for (const v of d.versions) {
       try {
         await deleteVersion(v);
         deleted++;
       } catch (err) {
-        const left = deleted
-          ? `; ${plural(deleted, 'version')} deleted first (manifest first), what is left is an incomplete backup a later prune removes`
-          : '';
-        if (s3ErrorName(err) === 'AccessDenied') return keep(`locked (server refused)${left}`, d.lockedUntil, deleted);
-        errors.push(`backup ${d.id}: deleting version ${v.versionId} of ${v.key} failed: ${describeS3Error(err)}`);
-        log.log('warn', 'prune.error', defined({ id: d.id, key: v.key, versionId: v.versionId, error: describeS3Error(err) }));
-        return keep(`failed: ${describeS3Error(err)}${left}`, d.lockedUntil, deleted);
+        signal?.throwIfAborted();
+        const before = deleted ? `; ${plural(deleted, 'version')} deleted before it (data first, the manifest last)` : '';
+        const skipped = d.versions.length - deleted - 1;
+        const known = locks.get(v);
+        // What the server said just now; the catalog's (the manifest's) only when the server would not say.
+        const until = known?.kind === 'retention' ? known.until : known?.kind === 'unknown' ? v.lockedUntil ?? undefined : undefined;
+        // The server judges retention by its own clock, which may be behind plan.now (or this machine's clock):
+        // a refusal of a version whose known retention still holds right now is the lock, not a failure.
+        if (s3ErrorName(err) === 'AccessDenied' && until && until.getTime() > Date.now()) {
+          const rest = skipped ? `; ${plural(skipped, 'other version')} not tried` : '';
+          return keep(`locked until ${until.toISOString()} (the server refused the deletion${rest})${before}`, until, deleted);
+        }
+        const why = s3ErrorName(err) !== 'AccessDenied' ? ''
+          : until ? ` although its retention passed at ${until.toISOString()} (a legal hold? credentials without s3:DeleteObjectVersion?)`
+          : known?.kind === 'unknown' ? ` and its retention is unknown (${known.reason})`
+          : ' although it has no retention (credentials without s3:DeleteObjectVersion?)';
+        const message = `deleting version ${v.versionId} of ${v.key} failed: ${describeS3Error(err)}${why}; ${plural(skipped, 'other version')} of the backup skipped${before}`;
+        errors.push(`backup ${d.id}: ${message}`);
+        log.log('warn', 'prune.error', defined({ id: d.id, key: v.key, versionId: v.versionId, error: message }));
+        return keep(`failed: ${message}`, d.lockedUntil, deleted);
       }
     }
     const markersDeleted = await deleteMarkers(d.id, d.deleteMarkers);
@@ -346,6 +360,7 @@ export async function executePrune(
     try {
       return await runOne(d);
     } catch (err) {
+      signal?.throwIfAborted();
       // GetObjectRetention failing for other reasons than a lock: report, keep, go on with the others.
       const why = err instanceof CopycatError ? describeError(err) : describeS3Error(err);
       errors.push(`backup ${d.id}: ${why}`);
@@ -356,7 +371,7 @@ export async function executePrune(
     }
   });
 
-  const uploads = await pruneUploads(client, bucket, prefix, now, dryRun, log, errors);
+  const uploads = await pruneUploads(client, bucket, prefix, now, dryRun, log, errors, signal);
 
   const report: PruneReport = {
     bucket,
@@ -389,6 +404,7 @@ async function pruneUploads(
   dryRun: boolean,
   log: Logger,
   errors: string[],
+  signal: AbortSignal | undefined,
 ): Promise<UploadOutcome[]> {
   const out: UploadOutcome[] = [];
   const base = listPrefix(prefix);
@@ -399,8 +415,10 @@ async function pruneUploads(
     try {
       page = await client.send(
         new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: base || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        { abortSignal: signal },
       );
     } catch (err) {
+      signal?.throwIfAborted();
       errors.push(`listing multipart uploads under ${describeLocation(bucket, prefix)} failed: ${describeS3Error(err)}`);
       log.log('warn', 'prune.error', defined({ error: describeS3Error(err) }));
       return out;
@@ -425,9 +443,10 @@ async function pruneUploads(
       } else {
         try {
           // An upload already gone counts as aborted.
-          await abortMultipartUpload(client, bucket, key, uploadId);
+          await abortMultipartUpload(client, bucket, key, uploadId, { signal });
           record('aborted', 'started more than a day ago');
         } catch (err) {
+          signal?.throwIfAborted();
           errors.push(`aborting multipart upload ${uploadId} of ${key} failed: ${describeS3Error(err)}`);
           record('kept', `failed: ${describeS3Error(err)}`);
         }

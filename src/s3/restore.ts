@@ -29,9 +29,12 @@ export interface S3RestoreResult {
   readonly stats: RunStats;
 }
 
-/** Picks the backup to restore: only complete ones (a manifest written after the lock was verified). */
-export async function chooseBackup(client: S3Client, bucket: string, prefix: string, backupId?: string): Promise<BackupEntry> {
-  const entries = await listBackups(client, bucket, prefix);
+/**
+ * Picks the backup to restore: only complete ones (a manifest written after the lock was verified), read at the
+ * versions the backup wrote itself (see listBackups), so a newer version of either key never replaces it.
+ */
+export async function chooseBackup(client: S3Client, bucket: string, prefix: string, backupId?: string, signal?: AbortSignal): Promise<BackupEntry> {
+  const entries = await listBackups(client, bucket, prefix, { signal });
   const where = { bucket, prefix };
   const entry = backupId ? findBackup(entries, backupId, where) : latestComplete(entries, where);
   if (entry.status !== 'complete' || !entry.manifest || !entry.dataVersion) {
@@ -46,7 +49,7 @@ export async function chooseBackup(client: S3Client, bucket: string, prefix: str
  * psql. Both digests must match the manifest; a mismatch fails before the restore commits.
  */
 export async function restoreFromS3(opts: S3RestoreOptions, run: RunOptions = {}): Promise<S3RestoreResult> {
-  const entry = await chooseBackup(opts.client, opts.bucket, opts.prefix, opts.backupId);
+  const entry = await chooseBackup(opts.client, opts.bucket, opts.prefix, opts.backupId, run.signal);
   const manifest = entry.manifest!;
   const key = keyForManifest(manifest, opts.key);
   const compression = compressionName(manifest.compression.algorithm);

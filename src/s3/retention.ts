@@ -41,7 +41,7 @@ const DAY_MS = 86_400_000;
  */
 export function retainUntilDate(days: number, now: Date = new Date()): Date {
   if (!Number.isFinite(days) || days <= 0) {
-    throw new CopycatError('S3_RETENTION_INVALID', `retention of ${String(days)} days is not a positive number: pass --retention-days 1 or more`);
+    throw new CopycatError('S3_RETENTION_INVALID', `retention of ${String(days)} days is not a positive number: pass --retain-days 1 or more`);
   }
   return new Date(Math.ceil((now.getTime() + days * DAY_MS) / 1000) * 1000);
 }
@@ -51,9 +51,11 @@ export function retentionTarget(retention: RetentionPolicy | RetentionTarget, no
 }
 
 /** The retention of one version, or undefined when it has none. */
-export async function readRetention(client: S3Client, bucket: string, key: string, versionId: string): Promise<RetentionTarget | undefined> {
+export async function readRetention(
+  client: S3Client, bucket: string, key: string, versionId: string, signal?: AbortSignal,
+): Promise<RetentionTarget | undefined> {
   try {
-    const out = await client.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+    const out = await client.send(new GetObjectRetentionCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
     const mode = out.Retention?.Mode;
     const until = out.Retention?.RetainUntilDate;
     if ((mode !== 'COMPLIANCE' && mode !== 'GOVERNANCE') || !until) return undefined;
@@ -87,6 +89,7 @@ export async function lockVersion(
   key: string,
   versionId: string,
   retention: RetentionPolicy | RetentionTarget,
+  signal?: AbortSignal,
 ): Promise<LockOutcome> {
   const want = retentionTarget(retention);
   const where = `s3://${bucket}/${key} (version ${versionId})`;
@@ -96,7 +99,7 @@ export async function lockVersion(
 
   let before: RetentionTarget | undefined;
   try {
-    before = await readRetention(client, bucket, key, versionId);
+    before = await readRetention(client, bucket, key, versionId, signal);
   } catch (err) {
     throw unconfirmed(`reading its retention failed with ${describeS3Error(err)}`, err);
   }
@@ -110,13 +113,13 @@ export async function lockVersion(
       Key: key,
       VersionId: versionId,
       Retention: { Mode: mode, RetainUntilDate: until },
-    }));
+    }), { abortSignal: signal });
   } catch (err) {
     throw unconfirmed(`setting ${mode} retention until ${until.toISOString()} failed with ${describeS3Error(err)}`, err);
   }
   let after: RetentionTarget | undefined;
   try {
-    after = await readRetention(client, bucket, key, versionId);
+    after = await readRetention(client, bucket, key, versionId, signal);
   } catch (err) {
     throw unconfirmed(`reading its retention back failed with ${describeS3Error(err)}`, err);
   }

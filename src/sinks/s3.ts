@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import {
   CompleteMultipartUploadCommand,
@@ -12,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { CopycatError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { abortMultipartUpload, describeS3Error, httpStatus, s3ErrorName } from '../s3/errors.js';
+import { ABORT_UPLOAD_TIMEOUT_MS, abortMultipartUpload, describeS3Error, httpStatus, s3ErrorName } from '../s3/errors.js';
 import { formatBytes, overflowError, planParts, type PartPlan } from '../s3/part-plan.js';
 import { lockVersion, readRetention, retentionTarget, type LockedRetention, type RetentionPolicy, type RetentionTarget } from '../s3/retention.js';
 import type { SinkStage, StageContext } from '../stage.js';
@@ -124,7 +125,7 @@ export function s3Sink(opts: S3SinkOptions): S3SinkStage {
         if (estimate !== undefined) plan = planFor(estimate);
       }
       const target = opts.retention ? retentionTarget(opts.retention) : undefined;
-      return new S3ObjectWriter({ ...opts, checksum }, plan, target, ctx.log, (r) => { result = r; });
+      return new S3ObjectWriter({ ...opts, checksum }, plan, target, ctx, (r) => { result = r; });
     },
     result: () => result,
     info: () => (result ? { ...result } : { bucket: opts.bucket, key: opts.key, partSize: plan.partSize, maxParts: plan.maxParts }),
@@ -156,20 +157,35 @@ class S3ObjectWriter extends Writable {
   /** The object exists (CompleteMultipartUpload or PutObject succeeded): from here on, never abort. */
   private committed = false;
   private stopping = false;
-  /** Cancels part uploads in flight when the run fails. CreateMultipartUpload and the commit are never cancelled. */
+  /** Cancels part uploads in flight when a part fails or the writer is destroyed. */
   private readonly requests = new AbortController();
+  /**
+   * Every request but CreateMultipartUpload carries this: it fires when the run fails or is stopped (SIGTERM), or as
+   * above, so no request can keep a stopped run waiting. A commit cancelled after the server took it leaves an object
+   * without a manifest, which is never restored.
+   */
+  private readonly signal: AbortSignal;
+  /**
+   * CreateMultipartUpload is cancelled only by cleanup, once it has had ABORT_UPLOAD_TIMEOUT_MS to answer: its upload
+   * id is what lets the upload be aborted. One cancelled after the server took it leaves an empty upload that prune
+   * aborts a day later.
+   */
+  private readonly createRequest = new AbortController();
+  private readonly log: Logger;
 
   constructor(
     private readonly opts: S3SinkOptions & { checksum: S3Checksum },
     private readonly plan: PartPlan,
     private readonly target: RetentionTarget | undefined,
-    private readonly log: Logger,
+    ctx: StageContext,
     private readonly onResult: (result: S3SinkResult) => void,
   ) {
     super({ highWaterMark: 1 << 20 });
+    this.log = ctx.log;
+    this.signal = AbortSignal.any([ctx.signal, this.requests.signal]);
     this.client = opts.client;
     this.where = `s3://${opts.bucket}/${opts.key}`;
-    log.log('info', 's3.upload.start', {
+    this.log.log('info', 's3.upload.start', {
       bucket: opts.bucket,
       key: opts.key,
       partSize: plan.partSize,
@@ -254,7 +270,7 @@ class S3ObjectWriter extends Writable {
       ContentType: CONTENT_TYPE,
       ...this.lockHeaders(),
       ...(this.opts.checksum === 'crc32' ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
-    })).then((out) => {
+    }), { abortSignal: this.createRequest.signal }).then((out) => {
       if (!out.UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
       this.log.log('debug', 's3.upload.created', { uploadId: out.UploadId });
       return out.UploadId;
@@ -276,7 +292,7 @@ class S3ObjectWriter extends Writable {
         Body: body,
         ContentLength: body.length,
         ...sums,
-      }), { abortSignal: this.requests.signal });
+      }), { abortSignal: this.signal });
       if (!out.ETag) throw new Error(`UploadPart ${partNumber} returned no ETag`);
       this.log.log('debug', 's3.part.done', { part: partNumber, bytes: body.length });
       return { PartNumber: partNumber, ETag: out.ETag, ...(sums.ChecksumCRC32 ? { ChecksumCRC32: sums.ChecksumCRC32 } : {}) };
@@ -310,7 +326,7 @@ class S3ObjectWriter extends Writable {
           ContentType: CONTENT_TYPE,
           ...sums,
           ...this.lockHeaders(),
-        }));
+        }), { abortSignal: this.signal });
         versionId = out.VersionId;
         etag = out.ETag;
       } catch (err) {
@@ -333,7 +349,7 @@ class S3ObjectWriter extends Writable {
           Key: key,
           UploadId: uploadId,
           MultipartUpload: { Parts: completed },
-        }));
+        }), { abortSignal: this.signal });
         versionId = out.VersionId;
         etag = out.ETag;
       } catch (err) {
@@ -346,7 +362,7 @@ class S3ObjectWriter extends Writable {
     // radosgw answers CompleteMultipartUpload with an empty ETag: HeadObject has it, and the stored size.
     let head;
     try {
-      head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }));
+      head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) }), { abortSignal: this.signal });
     } catch (err) {
       throw this.wrap('reading back', err);
     }
@@ -363,14 +379,14 @@ class S3ObjectWriter extends Writable {
         throw new CopycatError('S3_LOCK_UNCONFIRMED',
           `${this.where} was stored without a version id, so it cannot be locked: enable versioning and Object Lock on bucket ${bucket}`);
       }
-      const lock = await lockVersion(this.client, bucket, key, versionId, this.target);
+      const lock = await lockVersion(this.client, bucket, key, versionId, this.target, this.signal);
       if (lock.applied) {
         this.log.log('info', 's3.lock.applied', { versionId, before: lock.before ?? null, mode: lock.mode, retainUntil: lock.retainUntil });
       }
       retention = { mode: lock.mode, retainUntil: lock.retainUntil };
     } else if (versionId) {
       // Unlocked by choice; report what a bucket default retention may have applied anyway.
-      const found = await readRetention(this.client, bucket, key, versionId).catch(() => undefined);
+      const found = await readRetention(this.client, bucket, key, versionId, this.signal).catch(() => undefined);
       retention = found ? { mode: found.mode, retainUntil: found.retainUntil.toISOString() } : null;
     }
     const result: S3SinkResult = {
@@ -392,12 +408,22 @@ class S3ObjectWriter extends Writable {
     this.requests.abort(new CopycatError('ABORTED', `the upload to ${this.where} was stopped`));
     this.buffer = undefined;
     this.sum = undefined;
+    let uploadId: string | undefined;
+    if (this.creating) {
+      // Parts still waiting for the upload id wait with us; a server that never answers gets a bounded wait.
+      const gaveUp = new AbortController();
+      uploadId = await Promise.race([
+        this.creating.catch(() => undefined),
+        delay(ABORT_UPLOAD_TIMEOUT_MS, undefined, { signal: gaveUp.signal }).catch(() => undefined),
+      ]);
+      gaveUp.abort();
+      this.createRequest.abort(new CopycatError('ABORTED', `the upload to ${this.where} was stopped`));
+    }
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     await this.finishing?.catch(() => undefined);
-    if (this.committed || !this.creating) return;
-    const uploadId = await this.creating.catch(() => undefined);
-    if (!uploadId) return;
+    if (this.committed || !uploadId) return;
     try {
+      // Not this.signal, which has fired by now: abortMultipartUpload bounds its own time.
       await abortMultipartUpload(this.client, this.opts.bucket, this.opts.key, uploadId);
       this.log.log('warn', 's3.upload.aborted', { bucket: this.opts.bucket, key: this.opts.key, uploadId, bytes: this.bytes });
     } catch (err) {
