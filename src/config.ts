@@ -53,6 +53,8 @@ export const SETTINGS = [
   { name: 'AWS_ENDPOINT_URL_S3', flag: '--s3-endpoint', usedBy: 'S3 locations', default: 'AWS_ENDPOINT_URL, else AWS',
     holds: 'the S3 endpoint URL for non-AWS providers, e.g. https://s3.fr-par.scw.cloud' },
   { name: 'AWS_REGION', flag: '--s3-region', usedBy: 'S3 locations', default: 'AWS_DEFAULT_REGION, else us-east-1', holds: 'the S3 region, e.g. fr-par' },
+  { name: 'COPYCAT_S3_TIMEOUT', flag: '--s3-timeout', usedBy: 'S3 locations', default: '60',
+    holds: 'seconds an S3 request may move no byte before it fails and is retried (1-3600)' },
   { name: 'SCW_RDB_INSTANCE_ID', flag: '--scw-instance', usedBy: 'backup (Scaleway modes)', holds: 'the id of the Scaleway RDB instance to back up' },
   { name: 'SCW_PRIVATE_NETWORK_ID', flag: '--scw-private-network', usedBy: 'backup (snapshot-pgdump)', holds: 'the private network the temporary instance is attached to' },
   { name: 'SCW_SECRET_KEY', usedBy: 'backup (Scaleway modes)', secret: true, default: 'secret_key in the scw config.yaml',

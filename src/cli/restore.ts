@@ -49,6 +49,11 @@ export function restoreCommand(program: Command): void {
       return;
     }
     const chain = await chainOptions(flags);
+    if (!chain.key && chain.compression === 'none') {
+      // Nothing in such a stream can tell a damaged byte from a good one: say so rather than imply it was checked.
+      ctx.log.log('warn', 'restore.unverified', { reason: 'neither encrypted nor compressed and without a manifest: ' +
+        'the stream carries no checksum, so damage inside it cannot be detected (its end still is)' });
+    }
     const source = location.kind === 'file' ? fileSource(location.path) : stdinSource();
     const stats = await pipeline(source).through(...restoreTransforms(chain)).to(restoreSink(target)).run(ctx);
     ctx.log.log('info', 'restore.done', summarize(stats, 'restore'));

@@ -9,17 +9,22 @@ import { integer } from './shared.js';
 export function addS3ConnectionOptions(command: Command): Command {
   return command
     .addOption(new Option('--s3-endpoint <url>', 'S3 endpoint for non-AWS providers (Scaleway, MinIO, radosgw)').env('AWS_ENDPOINT_URL_S3'))
-    .addOption(new Option('--s3-region <region>', 'S3 region').env('AWS_REGION'));
+    .addOption(new Option('--s3-region <region>', 'S3 region').env('AWS_REGION'))
+    .addOption(new Option('--s3-timeout <seconds>', 'fail an S3 request whose connection moves no byte for this long (retried up to 6 times; default 60)')
+      .env('COPYCAT_S3_TIMEOUT').argParser(integer('--s3-timeout', 1, 3600)));
 }
 
 export interface S3ConnectionFlags {
   s3Endpoint?: string;
   s3Region?: string;
+  s3Timeout?: number;
 }
 
 export async function s3ClientFromFlags(flags: S3ConnectionFlags): Promise<S3Client> {
   const { createS3Client, s3SettingsFromEnv } = await import('../s3/client.js');
-  return createS3Client(s3SettingsFromEnv(process.env, { endpoint: flags.s3Endpoint, region: flags.s3Region }));
+  return createS3Client(s3SettingsFromEnv(process.env, {
+    endpoint: flags.s3Endpoint, region: flags.s3Region, ...(flags.s3Timeout ? { idleTimeoutMs: flags.s3Timeout * 1000 } : {}),
+  }));
 }
 
 /** Options of a backup written to S3. */

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ChildInput } from '../../child.js';
+import { ChildInput, holdBackTail, type CommitGate } from '../../child.js';
 import { CopycatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { pgClient } from '../../pg-env.js';
@@ -165,7 +165,8 @@ export class ParallelRestoreWriter extends Writable {
     if (next === 1) this.preData = this.restoreProgram(this.plan.create
       ? ['--create', `--dbname=${this.plan.database}`]
       : ['--single-transaction', `--dbname=${this.plan.database}`]);
-    if (next === 4) this.largeObjects = this.restoreProgram(['--single-transaction', `--dbname=${this.dataDatabase}`]);
+    // Large objects are data: their pg_restore gets its last byte, and so commits, only once the trailer was checked.
+    if (next === 4) this.largeObjects = this.restoreProgram(['--single-transaction', `--dbname=${this.dataDatabase}`], undefined, holdBackTail(1));
     if (next === 5) {
       this.tempDir = await mkdtemp(join(this.plan.tempDir ?? tmpdir(), 'copycat-postdata-'));
       if (this.destroyed) {
@@ -181,19 +182,18 @@ export class ParallelRestoreWriter extends Writable {
 
   private async leave(section: number): Promise<void> {
     if (section === 1) await endAndWait(this.preData!);
-    if (section === 4) await endAndWait(this.largeObjects!);
     if (section === 5) await endAndWait(this.post!.file);
     if (section >= 0) this.plan.log.log('debug', 'parallel.restore.section', { done: SECTION_NAMES[section] });
   }
 
-  private restoreProgram(args: string[], file?: string): ChildInput {
+  private restoreProgram(args: string[], file?: string, gate?: CommitGate): ChildInput {
     const child = new ChildInput({
       name: 'pg_restore',
       command: this.plan.command,
       args: ['--no-owner', '--no-privileges', '--exit-on-error', ...args, ...this.plan.args, ...(file ? [file] : [])],
       env: this.plan.childEnv,
       installHint: INSTALL_HINT,
-    });
+    }, gate);
     this.children.add(child);
     child.on('error', (err) => this.destroy(err));
     return child;
@@ -338,6 +338,7 @@ export class ParallelRestoreWriter extends Writable {
     for (const s of this.sequences!) {
       await control.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3::boolean)', [qualifiedName(s), s.lastValue, s.isCalled]);
     }
+    if (this.largeObjects) await endAndWait(this.largeObjects);
     for (const lane of this.lanes) await lane.client.query('COMMIT');
     this.plan.log.log('debug', 'parallel.restore.committed', { tables: this.tables.size, rows: this.report.rows, connections: this.lanes.length });
     await Promise.all([...this.clients].map(async (c) => {
