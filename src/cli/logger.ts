@@ -14,11 +14,6 @@ export interface LineSink {
 export const stderrLines: LineSink = { writeLine: (line) => void process.stderr.write(line + '\n') };
 export const stdoutLines: LineSink = { writeLine: (line) => void process.stdout.write(line + '\n') };
 
-/** Readable `time level event key=value` lines on stderr, so stdout stays free for data (`--to -`). */
-export function stderrLogger(minLevel: LogLevel = 'info'): Logger {
-  return createLogger({ format: 'text', level: minLevel, sink: stderrLines });
-}
-
 export interface LoggerOptions {
   readonly format: LogFormat;
   readonly level: LogLevel;
