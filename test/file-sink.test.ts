@@ -37,7 +37,7 @@ test('two backups to one file through a symlinked directory: the lock is the rea
   const real = join(dir, 'real');
   mkdirSync(real);
   symlinkSync(real, join(dir, 'link'));
-  const args = (through: string) => ['backup', '-d', 'app', '--to', `file:${join(dir, through, 'app.backup')}`, '--key-file', keyFile, '--level', '19'];
+  const args = (through: string) => ['backup', '-d', 'app', '--to', `file:${join(dir, through, 'app.backup')}`, '--key-file', keyFile, '--level', '9'];
   const [a, b] = await Promise.all([runCli(args('real'), { env: cluster.env }), delay(300).then(() => runCli(args('link'), { env: cluster.env }))]);
   assert.equal(a.code, 0, a.stderr);
   assert.equal(b.code, 1);
@@ -48,7 +48,7 @@ test('two backups to one file through a symlinked directory: the lock is the rea
 test('two backups to one file with different lock directories: one keeps the name, the other fails clearly, no partial is left', async () => {
   const out = join(dir, 'race');
   mkdirSync(out);
-  const run = (lockDir: string) => runCli(['backup', '-d', 'app', '--to', `file:${join(out, 'app.backup')}`, '--key-file', keyFile, '--level', '19'],
+  const run = (lockDir: string) => runCli(['backup', '-d', 'app', '--to', `file:${join(out, 'app.backup')}`, '--key-file', keyFile, '--level', '9'],
     { env: { ...cluster.env, COPYCAT_LOCK_DIR: join(dir, lockDir) } });
   const results = await Promise.all([run('lock-a'), run('lock-b')]);
   const codes = results.map((r) => r.code).sort();
