@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineFacts, runStageBench } from '../src/cli/bench.js';
-import { parseSize } from '../src/size.js';
+import { parseSize } from '../src/units.js';
 import { runEndToEnd } from './e2e.js';
 import { reportMarkdown, targets, type BenchReport } from './report.js';
 

@@ -7,14 +7,14 @@ export { backupTransforms, restoreTransforms, type ChainOptions } from './chain.
 export { generateKeyFile, loadKeyFile } from './key.js';
 export { parseLocation, type Location } from './location.js';
 
-export { pgDump, type PgDumpOptions, type DumpFormat } from './sources/pg-dump.js';
+export { pgDump, type PgDumpOptions } from './sources/pg-dump.js';
 export { fileSource } from './sources/file.js';
 export { stdinSource } from './sources/stdin.js';
 
 export { zstdCompress, zstdDecompress, type ZstdOptions } from './transforms/compression/zstd.js';
 export { compressionByName, type CompressionName } from './transforms/compression/index.js';
 export { encrypt, decrypt } from './transforms/encrypt.js';
-export { keyId } from './transforms/encryption-format.js';
+export { keyId } from './formats/encrypted-stream.js';
 export { sha256 } from './transforms/sha256.js';
 export { meter, type MeterReading } from './transforms/meter.js';
 
@@ -22,7 +22,7 @@ export { fileSink } from './sinks/file.js';
 export { stdoutSink } from './sinks/stdout.js';
 export { pgRestore, psql, type RestoreTarget } from './sinks/pg-restore.js';
 export { restoreSink } from './sinks/restore.js';
-export { sniffArchiveFormat, type ArchiveFormat } from './archive-format.js';
+export { sniffArchiveFormat, type ArchiveFormat, type DumpFormat } from './formats/archive.js';
 
 export { s3Sink, type S3SinkOptions, type S3SinkResult, type S3Checksum } from './sinks/s3.js';
 export { s3Object, type S3ObjectOptions } from './sources/s3-object.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { CopycatError } from './errors.js';
-import { checkKey, keyId, KEY_SIZE } from './transforms/encryption-format.js';
+import { checkKey, keyId, KEY_SIZE } from './formats/encrypted-stream.js';
 
 /** Writes a new random key; refuses to overwrite, because overwriting a key orphans every backup made with it. */
 export async function generateKeyFile(path: string): Promise<{ keyId: string }> {

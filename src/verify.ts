@@ -3,16 +3,17 @@ import type pg from 'pg';
 import { restoreTransforms } from './chain.js';
 import { CopycatError, describeError } from './errors.js';
 import { silentLogger } from './log.js';
-import { libpqEnv, pgClient } from './pg-env.js';
+import { countSql, USER_TABLES_SQL } from './pg/catalog.js';
+import { libpqEnv, pgClient } from './pg/client.js';
+import { quoteIdent, quoteLiteral } from './pg/quote.js';
 import { pipeline, type RunOptions, type RunStats } from './pipeline.js';
 import { describeLocation, type BackupEntry } from './s3/catalog.js';
 import type { Manifest } from './s3/manifest.js';
 import { chooseBackup, restoreFromS3 } from './s3/restore.js';
 import { tableOfContentsSink, type TableOfContents } from './sinks/table-of-contents.js';
 import { s3Object } from './sources/s3-object.js';
-import { countSql, USER_TABLES_SQL } from './sources/table-census.js';
 import { compressionName } from './transforms/compression/index.js';
-import { keyId } from './transforms/encryption-format.js';
+import { keyId } from './formats/encrypted-stream.js';
 
 export interface VerifyOptions {
   readonly client: S3Client;
@@ -99,8 +100,6 @@ export function scratchDatabaseName(backupId: string): string {
   return `copycat_verify_${backupId.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
 }
 
-const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 const ms = (since: number): number => Math.round(performance.now() - since);
 
 /**
@@ -278,14 +277,14 @@ async function createScratch(server: Record<string, string | undefined>, mainten
           (ours ? 'pass --replace to drop this earlier scratch copy, or choose another --scratch-database'
             : 'it was not made by copycat-db verify, so choose another --scratch-database'));
       }
-      await admin.query(`DROP DATABASE ${ident(name)}${await forceClause(admin)}`);
+      await admin.query(`DROP DATABASE ${quoteIdent(name)}${await forceClause(admin)}`);
     }
     try {
-      await admin.query(`CREATE DATABASE ${ident(name)} TEMPLATE template0`);
+      await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`);
     } catch (err) {
       throw new CopycatError('SCRATCH_CREATE_FAILED', `cannot create the scratch database ${name}: ${describeError(err)} — the role needs CREATEDB`, { cause: err });
     }
-    await admin.query(`COMMENT ON DATABASE ${ident(name)} IS ${literal(`${SCRATCH_COMMENT} (backup ${id}, ${new Date().toISOString()})`)}`);
+    await admin.query(`COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(`${SCRATCH_COMMENT} (backup ${id}, ${new Date().toISOString()})`)}`);
   } finally {
     await admin.end().catch(() => {});
   }
@@ -301,7 +300,7 @@ async function dropScratch(server: Record<string, string | undefined>, maintenan
   admin.on('error', () => {});
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${ident(name)}${await forceClause(admin)}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}${await forceClause(admin)}`);
   } finally {
     await admin.end().catch(() => {});
   }

@@ -10,7 +10,7 @@ import { fileSink } from '../src/sinks/file.js';
 import { restoreSink } from '../src/sinks/restore.js';
 import { fileSource } from '../src/sources/file.js';
 import { pgDump } from '../src/sources/pg-dump.js';
-import { ENCRYPTION_MAGIC } from '../src/transforms/encryption-format.js';
+import { ENCRYPTION_MAGIC } from '../src/formats/encrypted-stream.js';
 import { runCli } from './helpers/cli.js';
 import { digestDatabase, seedVariedDatabase, type DatabaseDigest } from './helpers/fixtures.js';
 import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';

@@ -25,7 +25,7 @@ import { CONNECTION_TIMEOUT_MS, IDLE_TIMEOUT_MS, createS3Client, type S3Settings
 import { ABORT_UPLOAD_TIMEOUT_MS } from '../src/s3/errors.js';
 import { dataKey, manifestKey, newBackupId } from '../src/s3/layout.js';
 import { MAX_MANIFEST_BYTES, writeManifest } from '../src/s3/manifest.js';
-import { MIB } from '../src/s3/part-plan.js';
+import { MIB } from '../src/units.js';
 import { preflight } from '../src/s3/preflight.js';
 import { executePrune, planPrune } from '../src/s3/prune.js';
 import { chooseBackup } from '../src/s3/restore.js';

@@ -10,10 +10,11 @@ import { after, test } from 'node:test';
 import { CopycatError } from '../src/errors.js';
 import { describeScalewayError, parseRetryAfter } from '../src/sources/scaleway/api.js';
 import { loadScalewayCredentials, parseScwConfig } from '../src/sources/scaleway/config.js';
-import { producerReadable } from '../src/sources/scaleway/producer-stream.js';
-import { sniffArchiveFormat } from '../src/archive-format.js';
+import { producerReadable } from '../src/streams.js';
+import { sniffArchiveFormat } from '../src/formats/archive.js';
 import { defaultBackupName } from '../src/sources/scaleway/source.js';
-import { formatDuration, redactUrl } from '../src/sources/scaleway/timing.js';
+import { redactUrl } from '../src/sources/scaleway/timing.js';
+import { formatDuration } from '../src/units.js';
 import { waitFor, DEFAULT_WAIT_TIMING } from '../src/sources/scaleway/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'copycat-scw-config-'));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Redactor } from '../src/cli/logger.js';
-import { databaseTarget, parseConnectionString } from '../src/conninfo.js';
+import { databaseTarget, parseConnectionString } from '../src/pg/conninfo.js';
 import { CopycatError } from '../src/errors.js';
 import { loadKeyFile } from '../src/key.js';
 import { parseManifest, type Manifest } from '../src/s3/manifest.js';

@@ -21,9 +21,10 @@ import { CompressStream } from 'zstd-napi';
 import { backupTransforms, restoreTransforms } from '../chain.js';
 import { pipeline } from '../pipeline.js';
 import type { SinkStage, TransformStage } from '../stage.js';
+import { writeOrDrain } from '../streams.js';
 import { zstdCompress, zstdDecompress } from '../transforms/compression/zstd.js';
 import { decrypt, encrypt } from '../transforms/encrypt.js';
-import { parseSize } from '../size.js';
+import { parseSize } from '../units.js';
 import { sha256 } from '../transforms/sha256.js';
 import type { ActionContext } from './run.js';
 
@@ -500,7 +501,7 @@ async function feedMain(kind: FeedKind, size: number, chunk: number): Promise<vo
   };
   const out = new Writable({
     highWaterMark: MiB,
-    write(c: Buffer, _e, cb) { if (process.stdout.write(c)) cb(); else process.stdout.once('drain', () => cb()); },
+    write(c: Buffer, _e, cb) { writeOrDrain(process.stdout, c, cb); },
     final(cb) { process.stdout.end(() => cb()); },
   });
   // The encrypted feeds encrypt as they go (AES-GCM runs at GB/s, and the measured side is on the other core).

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { BackupEntry } from '../s3/catalog.js';
-import { formatBytes } from '../s3/part-plan.js';
+import { formatBytes } from '../units.js';
 import { s3Location } from './prune.js';
 import { action } from './run.js';
 import { addS3ConnectionOptions, s3ClientFromFlags, type S3ConnectionFlags } from './s3-options.js';

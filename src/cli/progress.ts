@@ -1,4 +1,4 @@
-import { formatBytes } from '../s3/part-plan.js';
+import { formatBytes } from '../units.js';
 import type { MeterReading } from '../transforms/meter.js';
 import type { LineSink } from './logger.js';
 

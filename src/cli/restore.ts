@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { restoreTransforms } from '../chain.js';
-import { databaseTarget } from '../conninfo.js';
+import { databaseTarget } from '../pg/conninfo.js';
 import { loadKeyFile } from '../key.js';
 import { parseLocation } from '../location.js';
 import { pipeline } from '../pipeline.js';

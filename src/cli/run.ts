@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { assertConfig, globalSetting, isHttpUrl, metricsFileProblem, normalizeLocation, type CommandName } from '../config.js';
-import { killAllChildren } from '../child.js';
+import { killAllChildren } from '../pg/child.js';
 import { CopycatError, describeError } from '../errors.js';
 import { parseLocation } from '../location.js';
 import type { LogFields, Logger, LogLevel } from '../log.js';

@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { RetentionMode } from '../s3/retention.js';
 import type { S3Checksum } from '../sinks/s3.js';
-import { parseSize } from '../size.js';
+import { parseSize } from '../units.js';
 import { integer } from './shared.js';
 
 /** Options of every command that talks to S3. Credentials come only from the environment, never from flags. */

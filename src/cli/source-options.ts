@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { databaseTarget, isConnectionString } from '../conninfo.js';
+import { databaseTarget, isConnectionString } from '../pg/conninfo.js';
 import { CopycatError } from '../errors.js';
 import { integer } from './shared.js';
 import type { S3BackupOptions } from '../s3/backup.js';

@@ -5,7 +5,7 @@ import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
 import { s3Sink, type S3Checksum } from '../sinks/s3.js';
 import type { SourceStage } from '../stage.js';
 import { sha256 } from '../transforms/sha256.js';
-import { keyId } from '../transforms/encryption-format.js';
+import { keyId } from '../formats/encrypted-stream.js';
 import { dataKey, manifestKey, newBackupId } from './layout.js';
 import { MANIFEST_FORMAT_VERSION, writeManifest, type Manifest } from './manifest.js';
 import { preflight } from './preflight.js';

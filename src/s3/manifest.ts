@@ -3,7 +3,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CopycatError } from '../errors.js';
 import { describeS3Error } from './errors.js';
 import { lockVersion, type RetentionTarget } from './retention.js';
-import type { DumpFormat } from '../sources/pg-dump.js';
+import type { DumpFormat } from '../formats/archive.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
 

@@ -1,10 +1,9 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { CopycatError } from '../errors.js';
+import { flagSize, formatBytes, GIB, MIB, TIB } from '../units.js';
 
-export const KIB = 1024;
-export const MIB = 1024 * KIB;
-export const GIB = 1024 * MIB;
-export const TIB = 1024 * GIB;
+// Only for catalog.ts, which still imports it from here and is being reworked by the repository change.
+export { formatBytes };
 
 /** S3's smallest part (every part but the last). */
 export const MIN_PART_SIZE = 5 * MIB;
@@ -136,21 +135,3 @@ function invalid(message: string): CopycatError {
   return new CopycatError('S3_PLAN_INVALID', message);
 }
 
-/** A size as a flag value, rounded up to a whole unit: 31MiB, 32GiB. */
-export function flagSize(bytes: number): string {
-  if (bytes >= GIB) return `${Math.ceil(bytes / GIB)}GiB`;
-  return `${Math.ceil(bytes / MIB)}MiB`;
-}
-
-/** 16 MiB, 15.6 GiB, 512 KiB: binary units, at most one decimal. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return String(bytes);
-  const units: [number, string][] = [[TIB, 'TiB'], [GIB, 'GiB'], [MIB, 'MiB'], [KIB, 'KiB']];
-  for (const [size, unit] of units) {
-    if (Math.abs(bytes) >= size) {
-      const value = bytes / size;
-      return `${Number.isInteger(value) ? value : value.toFixed(1)} ${unit}`;
-    }
-  }
-  return `${bytes} B`;
-}

@@ -6,7 +6,7 @@ import type { RestoreTarget } from '../sinks/pg-restore.js';
 import { restoreSink } from '../sinks/restore.js';
 import { s3Object } from '../sources/s3-object.js';
 import { compressionName } from '../transforms/compression/index.js';
-import { keyId } from '../transforms/encryption-format.js';
+import { keyId } from '../formats/encrypted-stream.js';
 import { sha256 } from '../transforms/sha256.js';
 import { findBackup, latestComplete, listBackups, type BackupEntry } from './catalog.js';
 import type { Manifest } from './manifest.js';

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ChildInput, childEnvironment, holdBackTail } from '../child.js';
+import { ChildInput, childEnvironment, holdBackTail, PG_CLIENT_HINT } from '../pg/child.js';
 import { CopycatError } from '../errors.js';
 import { plainSqlGate } from './plain-sql-gate.js';
 import type { SinkStage } from '../stage.js';
@@ -13,8 +13,6 @@ export interface RestoreTarget {
   /** Extra arguments for the restore program. */
   readonly args?: readonly string[];
 }
-
-const CLIENT_HINT = 'install the PostgreSQL client (apt-get install postgresql-client-15)';
 
 /**
  * Feeds a custom-format archive to pg_restore on stdin; ownership and grants are left to the target server. The
@@ -32,7 +30,7 @@ export function pgRestore(target: RestoreTarget & { create?: boolean }): SinkSta
       args: ['--no-owner', '--no-privileges', '--exit-on-error', ...(target.create ? ['--create'] : ['--single-transaction']),
         `--dbname=${target.database}`, ...(target.args ?? [])],
       env: target.env,
-      installHint: CLIENT_HINT,
+      installHint: PG_CLIENT_HINT,
     }, holdBackTail(1)),
     info: () => ({ program: 'pg_restore', database: target.database }),
   };
@@ -52,7 +50,7 @@ export function psql(target: RestoreTarget): SinkStage {
         command: 'psql',
         args: ['--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', `--dbname=${target.database}`, ...(target.args ?? [])],
         env: target.env,
-        installHint: CLIENT_HINT,
+        installHint: PG_CLIENT_HINT,
         explain: (stderr) => /backslash commands are restricted/.test(stderr)
           ? new CopycatError('META_COMMAND_REFUSED', 'the plain dump holds a psql meta-command (a \\ command such as \\! or \\connect), ' +
             'which copycat-db never runs: nothing was committed — the dump was not written by pg_dump or was altered; restore another backup')
@@ -73,7 +71,7 @@ async function assertPsqlRestricts(env?: Record<string, string>): Promise<void> 
     version = (await promisify(execFile)('psql', ['--version'], { env: childEnvironment(env) })).stdout;
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new CopycatError(missing ? 'PROGRAM_MISSING' : 'PROGRAM_FAILED', `${missing ? 'psql not found' : 'psql --version failed'}: ${CLIENT_HINT}`, { cause: err });
+    throw new CopycatError(missing ? 'PROGRAM_MISSING' : 'PROGRAM_FAILED', `${missing ? 'psql not found' : 'psql --version failed'}: ${PG_CLIENT_HINT}`, { cause: err });
   }
   const m = /(\d+)\.(\d+)/.exec(version);
   const major = Number(m?.[1] ?? 0);

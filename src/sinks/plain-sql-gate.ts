@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { CommitGate } from '../child.js';
+import type { CommitGate } from '../pg/child.js';
 import { CopycatError } from '../errors.js';
 
 /**

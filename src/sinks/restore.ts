@@ -1,10 +1,11 @@
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { CopycatError } from '../errors.js';
+import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat, type ArchiveFormat } from '../formats/archive.js';
 import type { SinkStage, StageContext } from '../stage.js';
+import { writeOrDrain } from '../streams.js';
 import { pgRestore, psql, type RestoreTarget } from './pg-restore.js';
 import { pgParallelRestore } from './pg-parallel-restore/index.js';
-import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat, type ArchiveFormat } from '../archive-format.js';
 
 /**
  * Restores a dump of any format into a database, choosing by the dump's first bytes: pg_restore, psql, or (for a
@@ -73,8 +74,7 @@ class HeadDispatch extends Writable {
   }
 
   private forward(chunk: Buffer, callback: (error?: Error | null) => void): void {
-    if (this.inner!.write(chunk)) callback();
-    else this.inner!.once('drain', () => callback());
+    writeOrDrain(this.inner!, chunk, callback);
   }
 }
 

@@ -14,9 +14,10 @@ import {
 import { CopycatError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ABORT_UPLOAD_TIMEOUT_MS, abortMultipartUpload, describeS3Error, httpStatus, s3ErrorName } from '../s3/errors.js';
-import { formatBytes, overflowError, planParts, type PartPlan } from '../s3/part-plan.js';
+import { overflowError, planParts, type PartPlan } from '../s3/part-plan.js';
 import { lockVersion, readRetention, retentionTarget, type LockedRetention, type RetentionPolicy, type RetentionTarget } from '../s3/retention.js';
 import type { SinkStage, StageContext } from '../stage.js';
+import { formatBytes } from '../units.js';
 
 /**
  * How each part (and a single-request upload) is protected on the wire.

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { CopycatError } from '../errors.js';
-import { childEnvironment } from '../child.js';
+import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat } from '../formats/archive.js';
+import { childEnvironment, PG_CLIENT_HINT } from '../pg/child.js';
 import type { SinkStage } from '../stage.js';
-import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat } from '../archive-format.js';
 
 /** One `TABLE DATA` entry of a custom-format archive's table of contents: `rest` is "schema name owner" as listed. */
 export interface TocTableData {
@@ -84,7 +84,7 @@ class TocWriter extends Writable {
     child.stdin!.on('error', () => {});
     this.exited = new Promise<void>((resolve, reject) => {
       child.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT'
-        ? new CopycatError('PROGRAM_MISSING', 'pg_restore not found: install the PostgreSQL client (apt-get install postgresql-client-15)', { cause: e })
+        ? new CopycatError('PROGRAM_MISSING', `pg_restore not found: ${PG_CLIENT_HINT}`, { cause: e })
         : e));
       child.once('close', (code, signal) => {
         if (code === 0) {

@@ -1,9 +1,8 @@
-import { ChildOutput } from '../child.js';
-import { databaseTarget } from '../conninfo.js';
-import { libpqEnv, queryOnce } from '../pg-env.js';
+import type { DumpFormat } from '../formats/archive.js';
+import { ChildOutput, PG_CLIENT_HINT } from '../pg/child.js';
+import { databaseTarget } from '../pg/conninfo.js';
+import { libpqEnv, queryOnce } from '../pg/client.js';
 import type { SourceStage } from '../stage.js';
-
-export type DumpFormat = 'custom' | 'plain';
 
 export interface PgDumpOptions {
   /**
@@ -43,7 +42,7 @@ export function pgDump(opts: PgDumpOptions = {}): SourceStage {
         args,
         // The database travels as PGDATABASE, which libpq takes literally, never as --dbname, which it re-parses.
         env: target.env,
-        installHint: 'install the PostgreSQL client (apt-get install postgresql-client-15)',
+        installHint: PG_CLIENT_HINT,
       });
     },
     async expectedSize() {

@@ -2,7 +2,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import { Transform, type Readable } from 'node:stream';
 import { CopycatError } from '../errors.js';
 import { describeS3Error } from '../s3/errors.js';
-import { formatBytes } from '../s3/part-plan.js';
+import { formatBytes } from '../units.js';
 import type { SourceStage } from '../stage.js';
 
 export interface S3ObjectOptions {

@@ -27,9 +27,9 @@ import {
   openHeader,
   payloadKey,
   writeNonce,
-} from './encryption-format.js';
+} from '../formats/encrypted-stream.js';
 
-export { DEFAULT_CHUNK_SIZE, ENCRYPTION_MAGIC, HEADER_SIZE, keyId } from './encryption-format.js';
+export { DEFAULT_CHUNK_SIZE, ENCRYPTION_MAGIC, HEADER_SIZE, keyId } from '../formats/encrypted-stream.js';
 
 export interface EncryptOptions {
   /** 32 raw bytes: the contents of a key file. */

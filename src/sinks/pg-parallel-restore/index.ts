@@ -1,5 +1,5 @@
 import { CopycatError } from '../../errors.js';
-import { libpqEnv } from '../../pg-env.js';
+import { libpqEnv } from '../../pg/client.js';
 import type { SinkStage, StageContext } from '../../stage.js';
 import type { RestoreTarget } from '../pg-restore.js';
 import { ParallelRestoreWriter, type RestoreReport } from './restore-writer.js';

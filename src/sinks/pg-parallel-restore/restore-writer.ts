@@ -6,15 +6,16 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ChildInput, holdBackTail, type CommitGate } from '../../child.js';
 import { CopycatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { pgClient } from '../../pg-env.js';
-import { restoreSessionSql } from '../../sources/pg-parallel/catalog.js';
+import { ChildInput, holdBackTail, PG_CLIENT_HINT, type CommitGate } from '../../pg/child.js';
+import { pgClient } from '../../pg/client.js';
+import { qualifiedName, quoteIdent } from '../../pg/quote.js';
+import { restoreSessionSql } from '../../pg/session.js';
 import {
-  FrameReader, FrameType, PARALLEL_FORMAT_VERSION, isJsonFrame, qualifiedName, quoteIdent, sectionOf,
+  FrameReader, FrameType, PARALLEL_FORMAT_VERSION, isJsonFrame, sectionOf,
   type ContainerHeader, type ContainerTable, type FramePiece, type SequenceValue, type TableEnd, type Trailer,
-} from '../../sources/pg-parallel/format.js';
+} from '../../formats/parallel-container.js';
 
 export interface RestorePlan {
   readonly env: Record<string, string | undefined>;
@@ -57,7 +58,6 @@ interface TableState {
   done?: Promise<void>;
 }
 
-const INSTALL_HINT = 'install the PostgreSQL client (apt-get install postgresql-client-15)';
 const SECTION_NAMES = ['header', 'pre-data archive', 'sequences', 'table data', 'large objects', 'post-data archive', 'trailer'];
 
 const invalid = (message: string) => new CopycatError('FRAME_INVALID', `the parallel dump is damaged: ${message}`);
@@ -192,7 +192,7 @@ export class ParallelRestoreWriter extends Writable {
       command: this.plan.command,
       args: ['--no-owner', '--no-privileges', '--exit-on-error', ...args, ...this.plan.args, ...(file ? [file] : [])],
       env: this.plan.childEnv,
-      installHint: INSTALL_HINT,
+      installHint: PG_CLIENT_HINT,
     }, gate);
     this.children.add(child);
     child.on('error', (err) => this.destroy(err));

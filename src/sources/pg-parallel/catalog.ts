@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { ContainerTable, SequenceValue } from './format.js';
-import { qualifiedName } from './format.js';
+import type { ContainerTable, SequenceValue } from '../../formats/parallel-container.js';
+import { qualifiedName } from '../../pg/quote.js';
 
 /** What the coordinating connection learns about the database, all under the exported snapshot. */
 export interface Catalog {
@@ -68,34 +68,4 @@ async function readSequences(client: pg.Client, names: { schema: string; name: s
     rows.forEach((r, j) => values.push({ schema: batch[j]!.schema, name: batch[j]!.name, lastValue: r.v, isCalled: r.c }));
   }
   return values;
-}
-
-/** Session settings pg_dump uses, so COPY text output is the same whatever the role's or database's defaults. */
-export function dumpSessionSql(encoding: string): string {
-  return sessionSql(encoding, [`SET extra_float_digits TO 3`]);
-}
-
-/** Session settings pg_restore uses for loading data. */
-export function restoreSessionSql(encoding: string): string {
-  return sessionSql(encoding, [`SET standard_conforming_strings = on`, `SET xmloption = content`, `SET check_function_bodies = false`]);
-}
-
-/** What both ends set, as pg_dump and pg_restore do: data in the dump's encoding and formats, no timeouts, no search path. */
-function sessionSql(encoding: string, own: readonly string[]): string {
-  return [
-    `SET client_encoding TO ${literal(encoding)}`,
-    `SET DateStyle = ISO`,
-    `SET IntervalStyle = postgres`,
-    ...own,
-    `SET statement_timeout = 0`,
-    `SET lock_timeout = 0`,
-    `SET idle_in_transaction_session_timeout = 0`,
-    // An error instead of a row-security policy silently leaving out the rows this role may not see or write.
-    `SET row_security = off`,
-    `SELECT pg_catalog.set_config('search_path', '', false)`,
-  ].join('; ');
-}
-
-export function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }

@@ -1,15 +1,18 @@
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { ChildOutput } from '../../child.js';
 import { CopycatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { pgClient } from '../../pg-env.js';
-import { dumpSessionSql, readCatalog, type Catalog } from './catalog.js';
+import { ChildOutput, PG_CLIENT_HINT } from '../../pg/child.js';
+import { pgClient } from '../../pg/client.js';
+import { qualifiedName, quoteIdent } from '../../pg/quote.js';
+import { dumpSessionSql } from '../../pg/session.js';
+import { Demand } from '../../streams.js';
+import { readCatalog, type Catalog } from './catalog.js';
 import {
-  FrameType, MAX_DATA_FRAME, PARALLEL_FORMAT_VERSION, frameHeader, jsonPayload, preamble, qualifiedName, quoteIdent,
+  FrameType, MAX_DATA_FRAME, PARALLEL_FORMAT_VERSION, frameHeader, jsonPayload, preamble,
   type ContainerHeader, type ContainerTable, type TableEnd, type Trailer,
-} from './format.js';
+} from '../../formats/parallel-container.js';
 
 export interface DumpPlan {
   readonly env: Record<string, string | undefined>;
@@ -43,8 +46,6 @@ export interface DumpReport {
   largeObjects: number;
 }
 
-const INSTALL_HINT = 'install the PostgreSQL client (apt-get install postgresql-client-15)';
-
 /**
  * The container as a Readable. A driver produces it in order: header, pre-data archive, sequences, table data, large
  * objects, post-data archive, trailer. Table data comes from `jobs` worker connections that all imported the
@@ -54,7 +55,7 @@ const INSTALL_HINT = 'install the PostgreSQL client (apt-get install postgresql-
 export class ParallelDumpStream extends Readable {
   private readonly clients = new Set<pg.Client>();
   private readonly inputs = new Set<Readable>();
-  private demand?: { promise: Promise<void>; resolve: () => void };
+  private readonly demand = new Demand();
 
   constructor(private readonly plan: DumpPlan, private readonly report: DumpReport) {
     super({ highWaterMark: 1 << 20 });
@@ -66,9 +67,7 @@ export class ParallelDumpStream extends Readable {
   }
 
   override _read(): void {
-    const demand = this.demand;
-    this.demand = undefined;
-    demand?.resolve();
+    this.demand.release();
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -90,12 +89,7 @@ export class ParallelDumpStream extends Readable {
     let ok = this.push(frameHeader(type, stream, payload?.length ?? 0));
     if (payload?.length) ok = this.push(payload);
     if (ok) return;
-    if (!this.demand) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      this.demand = { promise, resolve };
-    }
-    await this.demand.promise;
+    await this.demand.wait();
     if (this.destroyed) this.stopped();
   }
 
@@ -255,7 +249,7 @@ export class ParallelDumpStream extends Readable {
       args: ['--format=custom', '--compress=0', `--snapshot=${snapshot}`, `--lock-wait-timeout=${this.plan.lockWaitTimeoutMs}`,
         ...args, ...(this.plan.database ? [`--dbname=${this.plan.database}`] : [])],
       env: this.plan.childEnv,
-      installHint: INSTALL_HINT,
+      installHint: PG_CLIENT_HINT,
     }, highWaterMark);
     this.inputs.add(out);
     // A pg_dump that fails while nobody reads it yet fails the dump at once.

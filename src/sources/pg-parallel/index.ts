@@ -1,13 +1,13 @@
 import { TOOL_VERSION } from '../../version.js';
 import { CopycatError } from '../../errors.js';
-import { libpqEnv, queryOnce } from '../../pg-env.js';
+import { libpqEnv, queryOnce } from '../../pg/client.js';
 import type { SourceStage, StageContext } from '../../stage.js';
 import { ParallelDumpStream, type DumpReport, type TableResult } from './dump-stream.js';
 
 export {
   PARALLEL_MAGIC, PARALLEL_FORMAT_VERSION, FrameType, FrameReader, type ContainerHeader, type ContainerTable,
   type SequenceValue, type TableEnd, type Trailer,
-} from './format.js';
+} from '../../formats/parallel-container.js';
 export type { TableResult } from './dump-stream.js';
 
 export interface PgParallelOptions {

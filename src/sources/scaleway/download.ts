@@ -5,11 +5,12 @@
  */
 import { request, type Dispatcher } from 'undici';
 import { CopycatError } from '../../errors.js';
+import { sniffArchiveFormat, sniffHead, type ArchiveFormat } from '../../formats/archive.js';
 import type { Logger } from '../../log.js';
+import type { Produce } from '../../streams.js';
+import { formatDuration } from '../../units.js';
 import { errorSummary, isTransientNetworkError, parseRetryAfter } from './api.js';
-import type { Produce } from './producer-stream.js';
-import { ARCHIVE_HEAD_BYTES as HEAD_BYTES, sniffArchiveFormat, type ArchiveFormat } from '../../archive-format.js';
-import { backoffDelay, formatDuration, redactUrl, sleep, throwIfAborted, type Backoff } from './timing.js';
+import { backoffDelay, redactUrl, sleep, throwIfAborted, type Backoff } from './timing.js';
 
 export interface DownloadLocation {
   url: string;
@@ -163,10 +164,7 @@ export function resumableDownload(opts: DownloadOptions, stats: DownloadStats): 
       let got = 0;
       try {
         for await (const chunk of res.body as AsyncIterable<Buffer>) {
-          if (stats.head.length < HEAD_BYTES) {
-            stats.head = Buffer.concat([stats.head, chunk.subarray(0, HEAD_BYTES - stats.head.length)]);
-            stats.archiveFormat = sniffArchiveFormat(stats.head);
-          }
+          sniffHead(stats, chunk);
           got += chunk.length;
           stats.bytes += chunk.length;
           await write(chunk);

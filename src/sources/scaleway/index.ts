@@ -3,5 +3,4 @@ export { loadScalewayCredentials, parseScwConfig, defaultConfigPath, DEFAULT_API
 export { ScalewayApi, ScalewayApiError, describeScalewayError, parseRetryAfter, type ScalewayApiOptions, type ApiRetryOptions, type DatabaseBackup, type Instance, type Endpoint, type Snapshot } from './api.js';
 export { waitFor, DEFAULT_WAIT_TIMING, type WaitTiming, type WaitSpec } from './wait.js';
 export { resumableDownload, newDownloadStats, type DownloadOptions, type DownloadStats, type DownloadLocation, type DownloadRetryOptions } from './download.js';
-export { producerReadable } from './producer-stream.js';
 export { TEMP_INSTANCE_NAME, guardedDeleteTempInstance, newestReadySnapshot, type DeleteGuard } from './temp-instance.js';

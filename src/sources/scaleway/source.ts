@@ -8,13 +8,13 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { CopycatError, describeError } from '../../errors.js';
+import { sniffHead } from '../../formats/archive.js';
 import type { SourceStage, StageContext } from '../../stage.js';
+import { producerReadable, type Produce } from '../../streams.js';
 import { pgDump } from '../pg-dump.js';
 import { ScalewayApi, type ApiRetryOptions, type DatabaseBackup } from './api.js';
 import { loadScalewayCredentials, type ScalewayCredentials } from './config.js';
 import { newDownloadStats, resumableDownload, type DownloadLocation, type DownloadRetryOptions, type DownloadStats } from './download.js';
-import { producerReadable, type Produce } from './producer-stream.js';
-import { ARCHIVE_HEAD_BYTES as HEAD_BYTES, sniffArchiveFormat } from '../../archive-format.js';
 import { redactUrl } from './timing.js';
 import {
   TEMP_INSTANCE_NAME, attachPrivateNetwork, guardedDeleteTempInstance, newestReadySnapshot, removePublicEndpoints,
@@ -233,10 +233,7 @@ async function createStream(o: ScalewayRdbOptions, ctx: StageContext, state: Run
         try {
           const d = state.download;
           for await (const chunk of dump as AsyncIterable<Buffer>) {
-            if (d.head.length < HEAD_BYTES) {
-              d.head = Buffer.concat([d.head, chunk.subarray(0, HEAD_BYTES - d.head.length)]);
-              d.archiveFormat = sniffArchiveFormat(d.head);
-            }
+            sniffHead(d, chunk);
             d.bytes += chunk.length;
             await write(chunk);
           }

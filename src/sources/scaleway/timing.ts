@@ -1,4 +1,5 @@
 /** Small time helpers shared by the API client, the waits and the download. */
+import { abortReason } from '../../streams.js';
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts (so Ctrl-C never waits out a poll). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -16,10 +17,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
-}
-
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw abortReason(signal);
 }
@@ -34,21 +31,6 @@ export interface Backoff {
 export function backoffDelay(b: Backoff, attempt: number): number {
   const base = Math.min(b.maxMs, b.initialMs * (b.factor ?? 2) ** Math.max(0, attempt));
   return Math.round(base * (0.9 + Math.random() * 0.2));
-}
-
-/** "2h 5m 3s", "41s", "250ms": durations in messages meant for people. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  let s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  const parts: string[] = [];
-  if (h) parts.push(`${h}h`);
-  if (m) parts.push(`${m}m`);
-  if (s || parts.length === 0) parts.push(`${s}s`);
-  return parts.join(' ');
 }
 
 /** Presigned download URLs carry signatures in their query: logs and errors get origin and path only. */

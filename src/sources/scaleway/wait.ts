@@ -4,7 +4,8 @@
  */
 import { CopycatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { formatDuration, sleep, throwIfAborted } from './timing.js';
+import { formatDuration } from '../../units.js';
+import { sleep, throwIfAborted } from './timing.js';
 
 export interface WaitTiming {
   /** First pause between polls (default 5 s). */

@@ -10,9 +10,6 @@ export interface ZstdOptions {
   readonly workers?: number;
 }
 
-/** The zstd frame magic number (little-endian 0xFD2FB528), for sniffing. */
-export const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
-
 /**
  * With workers, zstd buffers about (workers + 2) jobs of input and output; its default job is 4× the window (8 MiB at
  * level 3), which took a 2-worker backup to ~197 MiB RSS against ~135 MiB without workers. 2 MiB jobs cut that extra

@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
-import { CopycatError } from './errors.js';
+import { CopycatError } from '../errors.js';
+import { writeOrDrain } from '../streams.js';
+
+/** What to do when pg_dump, pg_restore or psql is missing: every PostgreSQL program comes from the same package. */
+export const PG_CLIENT_HINT = 'install the PostgreSQL client (apt-get install postgresql-client-15)';
 
 /** How to start one external program (pg_dump, pg_restore, psql). */
 export interface ChildSpec {
@@ -184,9 +188,7 @@ export class ChildInput extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     const out = this.gate ? this.gate.write(chunk) : chunk;
     if (out.length === 0) return callback();
-    const stdin = this.child!.process.stdin!;
-    if (stdin.write(out)) callback();
-    else stdin.once('drain', () => callback());
+    writeOrDrain(this.child!.process.stdin!, out, callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -1,4 +1,4 @@
-import { CopycatError } from '../../errors.js';
+import { CopycatError } from '../errors.js';
 
 /**
  * The parallel container: one byte stream that carries a snapshot-consistent dump made by several connections at
@@ -120,13 +120,6 @@ export function frameHeader(type: FrameType, stream: number, length: number): Bu
 export function jsonPayload(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
-
-/** `"name"` with embedded quotes doubled: safe for any identifier, whatever its case or characters. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-export const qualifiedName = (t: { schema: string; name: string }): string => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 
 /** One piece of a frame's payload, as it arrives. A frame with an empty payload gives one piece with `first` and `last`. */
 export interface FramePiece {

@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { CopycatError } from './errors.js';
+import { CopycatError } from '../errors.js';
 
 /**
  * libpq connection strings (`postgresql://user:secret@host/db?sslmode=require`, `host=h dbname=app password=secret`)

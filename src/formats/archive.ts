@@ -1,9 +1,13 @@
-import { PARALLEL_MAGIC } from './sources/pg-parallel/format.js';
-import { ZSTD_MAGIC } from './transforms/compression/zstd.js';
-import { ENCRYPTION_MAGIC } from './transforms/encryption-format.js';
+import { ENCRYPTION_MAGIC } from './encrypted-stream.js';
+import { PARALLEL_MAGIC } from './parallel-container.js';
 
 /** Custom-format archives (pg_dump -Fc) start with this. */
 export const PGDMP_MAGIC = Buffer.from('PGDMP');
+/** The zstd frame magic number (little-endian 0xFD2FB528). */
+export const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+/** What pg_dump is asked to write: `custom` restores with pg_restore, `plain` is SQL for psql. */
+export type DumpFormat = 'custom' | 'plain';
 
 /** What a dump is, told by its first bytes: never assumed from how it was asked for (Scaleway documents, not promises). */
 /** `encrypted` and `zstd` are stored backups read without undoing their chain: never a dump. */
@@ -22,4 +26,11 @@ export function sniffArchiveFormat(head: Uint8Array): ArchiveFormat {
   // Plain dumps start with pg_dump's "--" banner, or straight with SQL when the banner was stripped.
   if (/^(--|SET\s|CREATE\s|BEGIN|SELECT\s|\\connect\s)/.test(text)) return 'plain';
   return 'unknown';
+}
+
+/** Keeps a stream's first bytes as they pass and what they tell, for a stream that cannot wait for them. */
+export function sniffHead(seen: { head: Buffer; archiveFormat: ArchiveFormat }, chunk: Buffer): void {
+  if (seen.head.length >= ARCHIVE_HEAD_BYTES) return;
+  seen.head = Buffer.concat([seen.head, chunk.subarray(0, ARCHIVE_HEAD_BYTES - seen.head.length)]);
+  seen.archiveFormat = sniffArchiveFormat(seen.head);
 }
