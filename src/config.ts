@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { CopycatError } from './errors.js';
 import { parseLocation, type Location } from './location.js';
 import { loadScalewayCredentials } from './sources/scaleway/config.js';
-import { SCALEWAY_MODES } from './sources/scaleway/modes.js';
+import { defaultMode, modeNeeds } from './sources/scaleway/modes.js';
 
 export type Env = Record<string, string | undefined>;
 export type CommandName = 'backup' | 'restore' | 'list' | 'prune' | 'verify';
@@ -193,7 +193,7 @@ export function configProblems(input: ConfigInput): string[] {
   }
 
   // The database side.
-  const mode = input.command === 'backup' ? (text('mode') ?? (text('scwInstance') ? 'scw-export' : 'pgdump')) : undefined;
+  const mode = input.command === 'backup' ? (text('mode') ?? defaultMode(text('scwInstance'))) : undefined;
   const usesLibpq = input.command === 'restore' || input.command === 'verify' || mode === 'pgdump' || mode === 'snapshot-pgdump';
   if (usesLibpq) {
     const port = env.PGPORT;
@@ -201,12 +201,15 @@ export function configProblems(input: ConfigInput): string[] {
     const ssl = env.PGSSLMODE;
     if (ssl && !PG_SSL_MODES.includes(ssl)) add('PGSSLMODE', `"${ssl}" is not an sslmode — ${holds('PGSSLMODE')}`);
   }
-  if (mode && (SCALEWAY_MODES as readonly string[]).includes(mode)) {
-    if (!text('scwInstance')) add(cli('scwInstance') ? '--scw-instance' : 'SCW_RDB_INSTANCE_ID', `not set — ${holds('SCW_RDB_INSTANCE_ID')} (needed by --mode ${mode})`);
-    if (!text('database')) add(cli('database') ? '--database' : 'PGDATABASE', `not set — the name of the database to back up on the Scaleway instance (needed by --mode ${mode})`);
-    if (mode === 'snapshot-pgdump' && !text('scwPrivateNetwork')) {
-      add(cli('scwPrivateNetwork') ? '--scw-private-network' : 'SCW_PRIVATE_NETWORK_ID', `not set — ${holds('SCW_PRIVATE_NETWORK_ID')} (needed by --mode snapshot-pgdump)`);
-    }
+  const needs = mode ? modeNeeds(mode) : [];
+  const need = { instance: ['scwInstance', '--scw-instance', 'SCW_RDB_INSTANCE_ID', holds('SCW_RDB_INSTANCE_ID')],
+    database: ['database', '--database', 'PGDATABASE', 'the name of the database to back up on the Scaleway instance'],
+    privateNetwork: ['scwPrivateNetwork', '--scw-private-network', 'SCW_PRIVATE_NETWORK_ID', holds('SCW_PRIVATE_NETWORK_ID')] } as const;
+  for (const n of needs) {
+    const [option, flag, variable, what] = need[n];
+    if (!text(option)) add(cli(option) ? flag : variable, `not set — ${what} (needed by --mode ${mode})`);
+  }
+  if (needs.length) {
     try {
       loadScalewayCredentials({ env });
     } catch (err) {

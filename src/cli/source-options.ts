@@ -5,12 +5,10 @@ import { integer } from './shared.js';
 import type { S3BackupOptions } from '../s3/backup.js';
 import { pgDump } from '../sources/pg-dump.js';
 import { pgParallel } from '../sources/pg-parallel/index.js';
-import { SCALEWAY_MODES } from '../sources/scaleway/modes.js';
+import { BACKUP_MODES, defaultMode, type BackupMode } from '../sources/scaleway/modes.js';
 import { pgDumpWithCensus } from '../sources/table-census.js';
 import type { SourceStage } from '../stage.js';
 
-export const BACKUP_MODES = ['pgdump', ...SCALEWAY_MODES] as const;
-export type BackupMode = (typeof BACKUP_MODES)[number];
 
 /** Where a backup's dump comes from: pg_dump or the parallel container on the libpq settings, or a Scaleway RDB mode. */
 export function addSourceOptions(command: Command): Command {
@@ -50,7 +48,7 @@ export interface ChosenSource {
  * verify can check them; the parallel container counts rows and bytes from its COPY streams.
  */
 export async function backupSource(flags: SourceFlags, toS3: boolean): Promise<ChosenSource> {
-  const mode: BackupMode = flags.mode ?? (flags.scwInstance ? 'scw-export' : 'pgdump');
+  const mode: BackupMode = flags.mode ?? defaultMode(flags.scwInstance);
   if (flags.jobs !== undefined && flags.format !== 'parallel') {
     throw new CopycatError('OPTION_INVALID', '--jobs applies to --format parallel only');
   }
@@ -70,13 +68,8 @@ export async function backupSource(flags: SourceFlags, toS3: boolean): Promise<C
     const census = pgDumpWithCensus(options);
     return { source: census.source, kind: 'pg_dump', database, tables: census.tables };
   }
-  if (!flags.scwInstance) {
-    throw new CopycatError('CONFIG_MISSING', `--mode ${mode} needs the Scaleway instance: set SCW_RDB_INSTANCE_ID (or --scw-instance) to the RDB instance id`);
-  }
-  if (!flags.database) {
-    throw new CopycatError('CONFIG_MISSING', `--mode ${mode} needs the database name: set PGDATABASE (or --database)`);
-  }
-  if (isConnectionString(flags.database)) {
+  // The start-up check (src/config.ts, modeNeeds) has already refused a missing instance or database.
+  if (isConnectionString(flags.database!)) {
     throw new CopycatError('OPTION_INVALID', `--mode ${mode} takes the RDB database's name in --database (PGDATABASE), not a connection string: the instance comes from Scaleway`);
   }
   const { scalewayRdb } = await import('../sources/scaleway/source.js');
@@ -84,8 +77,8 @@ export async function backupSource(flags: SourceFlags, toS3: boolean): Promise<C
   return {
     source: scalewayRdb({
       mode,
-      instanceId: flags.scwInstance,
-      databaseName: flags.database,
+      instanceId: flags.scwInstance!,
+      databaseName: flags.database!,
       privateNetworkId: flags.scwPrivateNetwork,
       pgEnv,
       pgDumpFormat: flags.format,
