@@ -3,13 +3,17 @@
  * `code` is stable for scripts and tests; the message is for people.
  */
 export class CopycatError extends Error {
+  /** Structured facts about the failure (which digest failed, …), so no caller has to parse the message. */
+  readonly detail?: Readonly<Record<string, string | number>>;
+
   constructor(
     readonly code: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; detail?: Readonly<Record<string, string | number>> },
   ) {
     super(message, options);
     this.name = 'CopycatError';
+    if (options?.detail) this.detail = options.detail;
   }
 }
 

@@ -358,7 +358,7 @@ async function restore(opts: VerifyOptions, entry: BackupEntry, manifest: Manife
     const durationMs = ms(started);
     const code = err instanceof CopycatError ? err.code : undefined;
     const message = describeError(err);
-    const mismatch = code === 'DIGEST_MISMATCH' ? /the (stored|plaintext) bytes/.exec(message)?.[1] : undefined;
+    const mismatch = code === 'DIGEST_MISMATCH' && err instanceof CopycatError ? err.detail?.digest : undefined;
     const integrity = !!code && INTEGRITY_CODES.test(code);
     for (const label of ['stored', 'plaintext'] as const) {
       let check: VerifyCheck;

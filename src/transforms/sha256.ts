@@ -32,7 +32,8 @@ export function sha256(opts: Sha256Options = {}): TransformStage & { digest(): s
           digest = hash.digest('hex');
           if (opts.expect && opts.expect !== digest) {
             return callback(new CopycatError('DIGEST_MISMATCH', `the ${label} bytes have sha256 ${digest}, the manifest says ${opts.expect}: ` +
-              'the backup is corrupt or is not the one its manifest describes — restore another backup (copycat-db list)'));
+              'the backup is corrupt or is not the one its manifest describes — restore another backup (copycat-db list)',
+              { detail: { digest: label, expected: opts.expect, actual: digest } }));
           }
           callback();
         },
