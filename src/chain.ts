@@ -12,12 +12,22 @@ export interface ChainOptions {
   readonly chunkSize?: number;
 }
 
+/** The backup chain's stages, with handles on the two whose results a manifest records. */
+export interface BackupChain {
+  readonly stages: readonly TransformStage[];
+  readonly compression?: TransformStage;
+  readonly encryption?: ReturnType<typeof encrypt>;
+}
+
+export function backupChain(opts: ChainOptions): BackupChain {
+  const algorithm = compressionByName(opts.compression);
+  const compression = algorithm?.compress({ level: opts.level, workers: opts.workers });
+  const encryption = opts.key ? encrypt({ key: opts.key, chunkSize: opts.chunkSize }) : undefined;
+  return { stages: [...(compression ? [compression] : []), ...(encryption ? [encryption] : [])], compression, encryption };
+}
+
 export function backupTransforms(opts: ChainOptions): TransformStage[] {
-  const compression = compressionByName(opts.compression);
-  return [
-    ...(compression ? [compression.compress({ level: opts.level, workers: opts.workers })] : []),
-    ...(opts.key ? [encrypt({ key: opts.key, chunkSize: opts.chunkSize })] : []),
-  ];
+  return [...backupChain(opts).stages];
 }
 
 export function restoreTransforms(opts: ChainOptions): TransformStage[] {

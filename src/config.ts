@@ -213,9 +213,8 @@ export function configProblems(input: ConfigInput): string[] {
     try {
       loadScalewayCredentials({ env });
     } catch (err) {
-      const message = (err as Error).message;
-      if (/no Scaleway secret key/.test(message)) missing('SCW_SECRET_KEY');
-      else add('Scaleway settings', message);
+      if (err instanceof CopycatError && err.detail?.missing === 'SCW_SECRET_KEY') missing('SCW_SECRET_KEY');
+      else add('Scaleway settings', (err as Error).message);
     }
   }
   return problems;

@@ -3,7 +3,7 @@ export { pipeline, Pipeline, RunnablePipeline, type RunOptions, type RunStats, t
 export type { SinkStage, SourceStage, Stage, StageContext, TransformStage } from './stage.js';
 export { CopycatError, describeError } from './errors.js';
 export type { Logger, LogLevel, LogFields } from './log.js';
-export { backupTransforms, restoreTransforms, type ChainOptions } from './chain.js';
+export { backupChain, backupTransforms, restoreTransforms, type BackupChain, type ChainOptions } from './chain.js';
 export { generateKeyFile, loadKeyFile } from './key.js';
 export { parseLocation, type Location } from './location.js';
 

@@ -1,11 +1,10 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { TOOL_VERSION } from '../version.js';
-import { backupTransforms, type ChainOptions } from '../chain.js';
+import { backupChain, type ChainOptions } from '../chain.js';
 import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
 import { s3Sink, type S3Checksum } from '../sinks/s3.js';
 import type { SourceStage } from '../stage.js';
 import { sha256 } from '../transforms/sha256.js';
-import { keyId } from '../formats/encrypted-stream.js';
 import { dataKey, manifestKey, newBackupId } from './layout.js';
 import { MANIFEST_FORMAT_VERSION, writeManifest, type Manifest } from './manifest.js';
 import { preflight } from './preflight.js';
@@ -68,12 +67,14 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
   });
   const plaintext = sha256({ label: 'plaintext' });
   const stored = sha256({ label: 'stored' });
-  const transforms = backupTransforms(opts.chain);
-  const stats = await pipeline(opts.source).through(plaintext, ...transforms, stored).to(sink).run(run);
+  const chain = backupChain(opts.chain);
+  const transforms = [plaintext, ...chain.stages, stored];
+  const stats = await pipeline(opts.source).through(...transforms).to(sink).run(run);
   const tables = await opts.tables?.();
   const object = sink.result()!;
   const sourceInfo = stats.stages[0]!.info ?? {};
-  const compressed = stats.stages.find((s) => s.name === 'zstd-compress');
+  // stats.stages is [source, ...transforms, sink].
+  const compressed = chain.compression && stats.stages[1 + transforms.indexOf(chain.compression)];
   const manifest: Manifest = {
     formatVersion: MANIFEST_FORMAT_VERSION,
     toolVersion: TOOL_VERSION,
@@ -81,7 +82,6 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
     source: {
       kind: opts.sourceKind,
       ...(typeof sourceInfo.database === 'string' ? { database: sourceInfo.database } : {}),
-      ...(typeof sourceInfo.databaseName === 'string' ? { database: sourceInfo.databaseName } : {}),
       ...(typeof sourceInfo.serverVersion === 'string' ? { serverVersion: sourceInfo.serverVersion } : {}),
     },
     dumpFormat: dumpFormatOf(sourceInfo),
@@ -92,9 +92,7 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
     },
     sha256: { plaintext: plaintext.digest()!, stored: stored.digest()! },
     compression: { algorithm: opts.chain.compression, ...(opts.chain.compression !== 'none' ? { level: opts.chain.level ?? 3 } : {}) },
-    encryption: opts.chain.key
-      ? { algorithm: 'aes-256-gcm-stream-v1', keyId: keyId(opts.chain.key), chunkSize: Number(stats.stages.find((s) => s.name === 'encrypt')?.info?.chunkSize) }
-      : null,
+    encryption: chain.encryption ? { algorithm: 'aes-256-gcm-stream-v1', ...chain.encryption.params } : null,
     object: { bucket: opts.bucket, key, versionId: object.versionId ?? 'null', retention: object.retention },
     ...(tables ? { tables } : {}),
     startedAt: startedAt.toISOString(),

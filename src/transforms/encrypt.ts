@@ -359,7 +359,8 @@ class DecryptTransform extends Transform {
 }
 
 /** Encrypts a byte stream into the copycat-db v1 format (docs/FORMAT.md). Validates key and chunk size at once. */
-export function encrypt(opts: EncryptOptions): TransformStage {
+/** The encryption stage; `params` is what a manifest records about it (the key's id, never the key). */
+export function encrypt(opts: EncryptOptions): TransformStage & { readonly params: { readonly keyId: string; readonly chunkSize: number } } {
   const key = checkKey(opts.key);
   const chunkSize = checkChunkSize(opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
   if (opts.salt !== undefined && opts.salt.length !== SALT_SIZE) throw new RangeError(`salt must be ${SALT_SIZE} bytes`);
@@ -375,6 +376,7 @@ export function encrypt(opts: EncryptOptions): TransformStage {
       return current;
     },
     info: (): EncryptionInfo => ({ keyId: id, chunkSize, chunks: current?.chunks ?? 0 }),
+    params: { keyId: id, chunkSize },
   };
 }
 

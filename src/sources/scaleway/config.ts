@@ -97,7 +97,7 @@ export function loadScalewayCredentials(opts: LoadCredentialsOptions = {}): Scal
   if (!secretKey) {
     throw new CopycatError('SCALEWAY_CONFIG',
       `no Scaleway secret key: set SCW_SECRET_KEY (and SCW_ACCESS_KEY) or secret_key in ${path}` +
-        (profileName ? ` (profile ${profileName})` : ''));
+        (profileName ? ` (profile ${profileName})` : ''), { detail: { missing: 'SCW_SECRET_KEY' } });
   }
   // The region is spliced into URL paths: refuse anything that could change the path.
   if (!/^[a-z]{2}-[a-z]{3}$/.test(region)) {

@@ -113,7 +113,7 @@ export function scalewayRdb(options: ScalewayRdbOptions): SourceStage {
       return {
         mode: options.mode,
         instanceId: options.instanceId,
-        databaseName: options.databaseName,
+        database: options.databaseName,
         backupId: state.backupId,
         backupSize: state.backupSize ?? undefined,
         snapshotId: state.snapshotId,
