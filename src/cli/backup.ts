@@ -49,7 +49,7 @@ async function backup(ctx: ActionContext, flags: BackupFlags, { source, kind: so
   if (location.kind !== 's3') {
     const sink: SinkStage = location.kind === 'file' ? fileSink(location.path) : stdoutSink();
     const stats = await pipeline(source).through(...backupTransforms(chain)).to(sink).run(ctx);
-    ctx.log.log('info', 'backup.done', summarize(stats, 'backup'));
+    ctx.done('backup.done', summarize(stats, 'backup'));
     return;
   }
   const client = await s3ClientFromFlags(flags);
@@ -70,12 +70,11 @@ async function backup(ctx: ActionContext, flags: BackupFlags, { source, kind: so
     checksum: flags.checksum,
     tables,
   }, ctx);
-  ctx.log.log('info', 'backup.done', {
+  ctx.done('backup.done', summarize(stats, 'backup'), {
     id: manifest.id,
     key: manifest.object.key,
     version: manifest.object.versionId,
     locked_until: manifest.object.retention?.retainUntil ?? 'not locked',
-    ...summarize(stats, 'backup'),
   });
   if (flags.prune) await pruneBackups(ctx, client, location.bucket, location.prefix, flags, false);
 }

@@ -45,7 +45,7 @@ export function restoreCommand(program: Command): void {
       const key = flags.keyFile ? await loadKeyFile(flags.keyFile) : undefined;
       const { restoreFromS3 } = await import('../s3/restore.js');
       const { manifest, stats } = await restoreFromS3({ client: await s3ClientFromFlags(flags), ...location, backupId: flags.backup, key, target }, ctx);
-      ctx.log.log('info', 'restore.done', { id: manifest.id, ...summarize(stats, 'restore') });
+      ctx.done('restore.done', summarize(stats, 'restore'), { id: manifest.id });
       return;
     }
     const chain = await chainOptions(flags);
@@ -56,6 +56,6 @@ export function restoreCommand(program: Command): void {
     }
     const source = location.kind === 'file' ? fileSource(location.path) : stdinSource();
     const stats = await pipeline(source).through(...restoreTransforms(chain)).to(restoreSink(target)).run(ctx);
-    ctx.log.log('info', 'restore.done', summarize(stats, 'restore'));
+    ctx.done('restore.done', summarize(stats, 'restore'));
   }));
 }

@@ -9,6 +9,7 @@ import { acquireLock, type DestinationLock } from './lock.js';
 import { createLogger, isLogFormat, isLogLevel, Redactor, stderrLines, stdoutLines, type LineSink, type LogFormat } from './logger.js';
 import { writeMetricsFile } from './metrics.js';
 import { PROGRESS_REDRAW_MS, ProgressBar } from './progress.js';
+import type { RunSummary } from './summary.js';
 
 export interface ActionContext {
   /** Aborted on SIGINT/SIGTERM, so every stage stops, children are killed and partial output is removed. */
@@ -24,6 +25,8 @@ export interface ActionContext {
    * for backup and prune, takes the destination's lock so a second run against it is refused.
    */
   begin(options: object): Promise<void>;
+  /** Logs the run's closing event; its summary is what the metrics file and the success ping report. */
+  done(event: string, summary: RunSummary, fields?: LogFields): void;
 }
 
 /** How long stopping may take after SIGINT/SIGTERM (aborting an upload, killing children) before the process exits anyway. */
@@ -73,17 +76,12 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
     const metricsFile = metricsSetting && !metricsFileProblem(metricsSetting) ? metricsSetting : undefined;
     const redactor = Redactor.fromEnv(env, pingSetting ? [pingSetting] : []);
     const output = chooseOutput(name, options, env);
-    const inner = createLogger({ format: output.format, level: output.level, sink: output.sink, redactor });
+    const log: Logger = createLogger({ format: output.format, level: output.level, sink: output.sink, redactor });
 
-    // What the metrics need, taken from the same facts the operator reads: progress readings and the summary event.
+    // What the metrics need: progress readings, and the summary the command reports through done().
     let lastReading: MeterReading | undefined;
     let summary: LogFields | undefined;
-    const log: Logger = {
-      log(level, event, fields) {
-        if (fields && typeof fields.stored_bytes === 'number' && typeof fields.dump_bytes === 'number') summary = fields;
-        inner.log(level, event, fields);
-      },
-    };
+    let totals: RunSummary | undefined;
     let lastProgressLog = performance.now();
     const onProgress = (reading: MeterReading) => {
       lastReading = reading;
@@ -101,6 +99,11 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
       command: name,
       onProgress,
       progressIntervalMs: output.bar ? PROGRESS_REDRAW_MS : 1000,
+      done(event, runSummary, fields = {}) {
+        totals = runSummary;
+        summary = { ...fields, ...runSummary };
+        log.log('info', event, summary);
+      },
       async begin(commandOptions: object) {
         assertConfig({
           command: name as CommandName,
@@ -143,8 +146,8 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
           durationMs: performance.now() - started,
           success: failure === undefined,
           bytesRead: lastReading?.bytes,
-          bytesStored: typeof summary?.stored_bytes === 'number' ? summary.stored_bytes : undefined,
-          compressionRatio: summary && Number(summary.stored_bytes) > 0 ? Number(summary.dump_bytes) / Number(summary.stored_bytes) : undefined,
+          bytesStored: totals?.stored_bytes,
+          compressionRatio: totals && totals.stored_bytes > 0 ? totals.dump_bytes / totals.stored_bytes : undefined,
         });
       } catch (err) {
         log.log('warn', 'metrics.failed', { file: metricsFile, error: describeError(err) });

@@ -1,7 +1,15 @@
 import type { RunStats } from '../pipeline.js';
 
-/** The few numbers an operator reads after a run, named the same way for backup and restore. */
-export function summarize(stats: RunStats, direction: 'backup' | 'restore'): Record<string, unknown> {
+/** The few numbers an operator reads after a run, named the same way for backup and restore; metrics and pings use them too. */
+export interface RunSummary {
+  readonly dump_bytes: number;
+  readonly stored_bytes: number;
+  readonly ratio: number | null;
+  readonly seconds: number;
+  readonly dump_mb_per_s: number | null;
+}
+
+export function summarize(stats: RunStats, direction: 'backup' | 'restore'): RunSummary {
   const [dump, stored] = direction === 'backup' ? [stats.bytesRead, stats.bytesWritten] : [stats.bytesWritten, stats.bytesRead];
   return {
     dump_bytes: dump,
