@@ -15,8 +15,8 @@ import { bucketVersions, multipartKeys, putObject } from './helpers/backup-objec
 import { CLI } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { digestDatabase, seedVariedDatabase, type DatabaseDigest } from './helpers/fixtures.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
-import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
+import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 
 let pg: PgCluster;
 let s3: S3TestServer;
@@ -582,6 +582,34 @@ describe('c. kill points', () => {
         }
       });
     }
+  }
+});
+
+describe('c. SIGTERM while an S3 request hangs (default timeouts): the run ends within seconds', { concurrency: true }, () => {
+  const cases: { name: string; fault: (bucket: string) => Parameters<FaultProxy['fault']>[0] }[] = [
+    { name: 'HeadBucket (preflight)', fault: (bucket) => ({ method: 'HEAD', test: (req) => req.url === `/${bucket}` || req.url === `/${bucket}/` }) },
+    { name: 'CreateMultipartUpload', fault: (bucket) => ({ method: 'POST', path: [`/${bucket}/`, '?uploads'] }) },
+    { name: 'CompleteMultipartUpload', fault: (bucket) => ({ method: 'POST', path: [`/${bucket}/`, 'uploadId='] }) },
+    { name: 'the manifest PUT', fault: (bucket) => ({ method: 'PUT', path: [`/${bucket}/`, '.manifest.json'] }) },
+  ];
+  for (const c of cases) {
+    test(`c. SIGTERM while ${c.name} hangs: exit ≠ 0 within 12 s, no complete backup, no pending upload`, { timeout: 120_000 }, async (t) => {
+      const bucket = await s3.createBucket({ objectLock: true });
+      const f = proxy.fault(c.fault(bucket), { kind: 'hang' }, { times: Infinity });
+      let r: Run;
+      try {
+        r = await cli(['backup', '-d', 'big', '--to', `s3://${bucket}/stop`, '--retain-days', '1', '--no-prune', ...partArgs],
+          { env: { ...proxied, COPYCAT_KEY_FILE: keyFile }, boundMs: 90_000, killWhen: async () => f.applied >= 1 });
+      } finally {
+        proxy.clear(f);
+      }
+      t.diagnostic(outcome(r));
+      assert.ok(r.signalled, `the signal came while the request was held: ${describeRun(r)}`);
+      assert.ok(r.exitAfterSignalMs! < 12_000, `exited within 12 s of SIGTERM: ${describeRun(r)}`);
+      assert.notEqual(r.code, 0, describeRun(r));
+      assert.match(errorLine(r), /interrupted by SIGTERM/);
+      await assertNoCompleteBackup(bucket, 'stop', c.name);
+    });
   }
 });
 

@@ -68,6 +68,8 @@ export async function writeManifest(
     }), { abortSignal: signal });
     versionId = put.VersionId;
   } catch (err) {
+    // Stopped on purpose: the reason (SIGTERM, an abort) is the cause, not the request it cut short.
+    if (signal?.aborted) throw signal.reason;
     throw new CopycatError('S3_WRITE_FAILED', `cannot write the manifest s3://${bucket}/${key}: ${describeS3Error(err)} — the backup stays incomplete`, { cause: err });
   }
   if (retention) {
