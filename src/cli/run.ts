@@ -58,7 +58,7 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       if (controller.signal.aborted) return exitNow(signal, 'a second signal');
-      controller.abort(new CopycatError('INTERRUPTED', `interrupted by ${signal}: stopped every stage; nothing partial was kept`));
+      controller.abort(new CopycatError('INTERRUPTED', `interrupted by ${signal}: stopped every stage before the run completed: no backup was completed and no restore committed`));
       // Stopping is bounded: an S3 request or a child that does not react must not keep a stopped unit alive.
       setTimeout(() => exitNow(signal, `still running ${STOP_GRACE_MS / 1000} s later`), STOP_GRACE_MS).unref();
     };
@@ -178,7 +178,7 @@ interface Output {
 
 /**
  * Text on stderr for people; JSON (one object per line) under systemd, for journald → promtail/Loki. JSON goes to
- * stdout, except when stdout carries data (`backup --to -`, `list`, `bench`): then to stderr. An invalid format or level falls
+ * stdout, except when stdout carries data (`backup --to -`, `list`): then to stderr. An invalid format or level falls
  * back to the default here; the start-up check reports it.
  */
 function chooseOutput(name: string, options: Record<string, unknown>, env: NodeJS.ProcessEnv): Output {
@@ -192,7 +192,7 @@ function chooseOutput(name: string, options: Record<string, unknown>, env: NodeJ
   return { format, level, sink: bar ?? stderrLines, bar };
 }
 
-/** Only backup (to a file or S3), restore and prune leave stdout free; list, bench and `--to -` print data there. */
+/** Only backup (to a file or S3), restore and prune leave stdout free; list and `--to -` print data there. */
 export function dataOnStdout(name: string, options: Record<string, unknown>): boolean {
   return !['backup', 'restore', 'prune'].includes(name) || options.to === '-';
 }
