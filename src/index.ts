@@ -37,6 +37,6 @@ export { planPrune, executePrune, type PrunePlan, type PruneReport } from './s3/
 export type { Manifest } from './s3/manifest.js';
 export { scalewayRdb, type ScalewayRdbOptions, type ScalewayMode } from './sources/scaleway/index.js';
 export { pgDumpWithCensus } from './sources/table-census.js';
-export { verifyBackup, formatVerifyReport, type VerifyReport } from './verify.js';
+export { verifyBackup, formatVerifyReport, type VerifyReport } from './verify/index.js';
 export { pgParallel, type PgParallelOptions } from './sources/pg-parallel/index.js';
 export { pgParallelRestore, type PgParallelRestoreOptions } from './sinks/pg-parallel-restore/index.js';

@@ -50,7 +50,7 @@ export function verifyCommand(program: Command): void {
         throw new CopycatError('FILE_MISSING', `cannot read --scrub-file ${path}: ${describeError(err)}`, { cause: err });
       }
     }));
-    const { formatVerifyReport, verifyBackup } = await import('../verify.js');
+    const { formatVerifyReport, verifyBackup } = await import('../verify/index.js');
     const report = await verifyBackup({
       client: await s3ClientFromFlags(flags),
       bucket,
