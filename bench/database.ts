@@ -1,13 +1,13 @@
 /**
  * The benchmark's database: three tables filled by COPY with the same rows the stage benchmark's pool is made of
- * (src/cli/bench.ts DumpLikeRows), to a target size of table data (heap + TOAST), then indexed and vacuumed so every
+ * (bench/stages.ts DumpLikeRows), to a target size of table data (heap + TOAST), then indexed and vacuumed so every
  * measured dump reads the same, settled pages.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { DumpLikeRows } from '../src/cli/bench.js';
+import { DumpLikeRows } from './stages.js';
 
 export interface DatabaseInfo {
   readonly name: string;

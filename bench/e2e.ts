@@ -1,14 +1,14 @@
 /**
  * End-to-end benchmark: real pg_dump on a generated database, each way of backing it up measured in the same run,
  * interleaved (the order rotates every round), several rounds. Everything runs on throwaway local servers: a
- * PostgreSQL cluster (test/helpers/pg-cluster.ts) and a radosgw with Object Lock (scripts/s3-server.sh).
+ * PostgreSQL cluster (testkit/pg-cluster.ts) and a radosgw with Object Lock (scripts/s3-server.sh).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { startPgCluster, type PgCluster } from '../test/helpers/pg-cluster.js';
-import { startS3Server, type S3TestServer } from '../test/helpers/s3-server.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
+import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 import { createBenchDatabase, type DatabaseInfo } from './database.js';
 import { CLI, copycat, dropDatabase, pathBytes, type Fixtures, type Method, type MethodGroup, type RunContext } from './method.js';
 import { parallelPairs, sameRows } from './parallel.js';

@@ -2,7 +2,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PgCluster } from '../test/helpers/pg-cluster.js';
+import type { PgCluster } from '../testkit/pg-cluster.js';
 import type { Measurement } from './measure.js';
 
 export const CLI = fileURLToPath(new URL('../../bin/copycat-db.js', import.meta.url));

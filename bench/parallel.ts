@@ -6,7 +6,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PgCluster } from '../test/helpers/pg-cluster.js';
+import type { PgCluster } from '../testkit/pg-cluster.js';
 import { copycat, dropDatabase, pathBytes, type Method, type RunContext } from './method.js';
 
 const RESTORE_FLAGS = ['--no-owner', '--no-privileges', '--exit-on-error'];

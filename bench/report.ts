@@ -1,5 +1,5 @@
 /** Turns results into the Markdown tables of the README's Performance section, and checks the targets. */
-import { stageMarkdown, type StageResult } from '../src/cli/bench.js';
+import { stageMarkdown, type StageResult } from './stages.js';
 import { summarize, type EndToEndResult, type MethodResult, type RunResult } from './e2e.js';
 import { median } from './measure.js';
 import { parallelPairId } from './parallel.js';

@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- OPTIONS]`: the stage benchmark (as `copycat-db bench`), then the end-to-end comparison; writes
- * bench-results/bench-DATE.json and .md (and prints the Markdown).
+ * `npm run bench [-- OPTIONS]`: the stage benchmark (stages.ts), then the end-to-end comparison; writes
+ * bench-results/bench-DATE.json and .md (and prints the Markdown). `--no-e2e` runs the stage part alone.
  *
  *   --size 1GB            table data of the generated database (default 1GB)
  *   --memory-sizes 0.5GB  further databases on which only copycat-db's backups run (peak RSS against size); "" for none
@@ -18,7 +18,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineFacts, runStageBench } from '../src/cli/bench.js';
+import { machineFacts, runStageBench } from './stages.js';
 import { parseSize } from '../src/units.js';
 import { runEndToEnd } from './e2e.js';
 import { reportMarkdown, targets, type BenchReport } from './report.js';

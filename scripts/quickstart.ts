@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../test/helpers/cli.js';
 import { seedVariedDatabase } from '../test/helpers/fixtures.js';
-import { startPgCluster } from '../test/helpers/pg-cluster.js';
-import { startS3Server } from '../test/helpers/s3-server.js';
+import { startPgCluster } from '../testkit/pg-cluster.js';
+import { startS3Server } from '../testkit/s3-server.js';
 
 // The SDK's Node 22 notice is in the README; here it would only interrupt the walkthrough.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -1,4 +1,4 @@
-// No imports: the benchmark's measured child processes load this and nothing heavy.
+// No imports: a leaf that every layer (stages, the S3 driver, the CLI) loads without pulling anything else in.
 export const KIB = 1024;
 export const MIB = 1024 * KIB;
 export const GIB = 1024 * MIB;

@@ -8,12 +8,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { STAGE_ROWS, type StageResult } from '../src/cli/bench.js';
 import type { EndToEndResult } from '../bench/e2e.js';
 import { parseBenchArgs } from '../bench/run.js';
+import { STAGE_ROWS, type StageResult } from '../bench/stages.js';
 
 const RUN = fileURLToPath(new URL('../bench/run.js', import.meta.url));
-const CLI = fileURLToPath(new URL('../../bin/copycat-db.js', import.meta.url));
 
 const finite = (n: unknown, what: string) => assert.ok(typeof n === 'number' && Number.isFinite(n), `${what} is a number (got ${String(n)})`);
 const positive = (n: unknown, what: string) => {
@@ -104,7 +103,14 @@ test('npm run bench at a small size: every stage row and every end-to-end method
   }
 });
 
-test('copycat-db bench runs one stage and prints its table', { timeout: 60_000 }, async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'bench', '--size', '4MiB', '--only', '^encrypt'], { maxBuffer: 1 << 20 });
-  assert.match(stdout, /\| encrypt \(AES-256-GCM\) \| copycat-db \| \d+/);
+test('npm run bench -- --no-e2e runs one stage alone and prints its table', { timeout: 60_000 }, async () => {
+  const out = await mkdtemp(join(tmpdir(), 'copycat-bench-test-'));
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [RUN, '--no-e2e', '--stage-size', '4MiB', '--stage-rounds', '1',
+      '--stage-only', '^encrypt', '--out', out], { maxBuffer: 1 << 20 });
+    assert.match(stdout, /\| encrypt \(AES-256-GCM\) \| copycat-db \| \d+/);
+    assert.doesNotMatch(stdout, /### End to end/, 'the end-to-end part did not run');
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
 });

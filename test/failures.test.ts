@@ -12,7 +12,7 @@ import { pgDump } from '../src/sources/pg-dump.js';
 import { zstdCompress } from '../src/transforms/compression/zstd.js';
 import { sha256 } from '../src/transforms/sha256.js';
 import { runCli } from './helpers/cli.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
 
 let cluster: PgCluster;
 let dir: string;

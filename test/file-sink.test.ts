@@ -11,7 +11,7 @@ import { pipeline } from '../src/pipeline.js';
 import { fileSink } from '../src/sinks/file.js';
 import type { SourceStage } from '../src/stage.js';
 import { runCli } from './helpers/cli.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
 
 let cluster: PgCluster;
 let dir: string;

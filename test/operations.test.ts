@@ -16,7 +16,7 @@ import { acquireLock, lockPath } from '../src/cli/lock.js';
 import { createLogger, Redactor } from '../src/cli/logger.js';
 import { writeMetricsFile } from '../src/cli/metrics.js';
 import { runCli } from './helpers/cli.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
 
 let cluster: PgCluster;
 let dir: string;

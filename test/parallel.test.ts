@@ -18,7 +18,7 @@ import { FrameReader, PARALLEL_MAGIC, pgParallel, type ContainerHeader } from '.
 import { FrameType, frameHeader, preamble } from '../src/formats/parallel-container.js';
 import { runCli } from './helpers/cli.js';
 import { digestDatabase, seedVariedDatabase, type DatabaseDigest } from './helpers/fixtures.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
 
 let cluster: PgCluster;
 let dir: string;

@@ -13,7 +13,7 @@ import { pgDump } from '../src/sources/pg-dump.js';
 import { ENCRYPTION_MAGIC } from '../src/formats/encrypted-stream.js';
 import { runCli } from './helpers/cli.js';
 import { digestDatabase, seedVariedDatabase, type DatabaseDigest } from './helpers/fixtures.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
 
 let cluster: PgCluster;
 let dir: string;

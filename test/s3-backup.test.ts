@@ -12,8 +12,8 @@ import { restoreFromS3 } from '../src/s3/restore.js';
 import { bucketVersions, multipartKeys } from './helpers/backup-objects.js';
 import { runCli } from './helpers/cli.js';
 import { digestDatabase, seedVariedDatabase, type DatabaseDigest } from './helpers/fixtures.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
-import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
+import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 
 let pg: PgCluster;
 let s3: S3TestServer;

@@ -1,5 +1,5 @@
 // What someone with write access to a locked bucket, a dead server or a cut connection can do to backups, against a
-// real radosgw (test/helpers/s3-server.ts), with the fault proxy (test/helpers/fault-proxy.ts) in front of it where a
+// real radosgw (testkit/s3-server.ts), with the fault proxy (test/helpers/fault-proxy.ts) in front of it where a
 // server must hang or cut a body. Every wait is bounded by the test, so a regression fails instead of hanging.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -35,7 +35,7 @@ import { addDeleteMarker, bucketVersions, fakeManifest, multipartKeys, putFakeBa
 import { runCli } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { generatedSource } from './helpers/generated-source.js';
-import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

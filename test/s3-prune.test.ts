@@ -9,7 +9,7 @@ import { findBackup, latestComplete, listBackups, type BackupEntry, type BackupS
 import { dataKey, manifestKey, newBackupId } from '../src/s3/layout.js';
 import { executePrune, planPrune, type PruneOutcome, type PruneReport } from '../src/s3/prune.js';
 import { addDeleteMarker, bucketVersions, multipartKeys, putFakeBackup, putObject } from './helpers/backup-objects.js';
-import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const HOUR = 60 * 60 * 1000;

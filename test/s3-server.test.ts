@@ -12,7 +12,7 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { parseExports, runS3ServerScript, startS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { parseExports, runS3ServerScript, startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 
 const DAEMONS = ['mon', 'osd', 'rgw'] as const;
 

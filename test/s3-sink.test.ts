@@ -1,5 +1,5 @@
 // The object-locked S3 sink, its part planning, retention verification and bucket preflight, against a real radosgw
-// (see test/helpers/s3-server.ts). Retentions are kept a few seconds to a minute ahead: the server is thrown away.
+// (see testkit/s3-server.ts). Retentions are kept a few seconds to a minute ahead: the server is thrown away.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -28,7 +28,7 @@ import { preflight } from '../src/s3/preflight.js';
 import { lockVersion } from '../src/s3/retention.js';
 import { s3Sink, type S3SinkOptions } from '../src/sinks/s3.js';
 import type { SourceStage } from '../src/stage.js';
-import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 
 const SECOND_IN_DAYS = 1 / 86_400;
 

@@ -17,8 +17,8 @@ import { scalewayRdb, type ScalewayRdbOptions } from '../src/sources/scaleway/in
 import { bucketVersions, multipartKeys } from './helpers/backup-objects.js';
 import { runCli } from './helpers/cli.js';
 import { digestDatabase, seedVariedDatabase, type DatabaseDigest } from './helpers/fixtures.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
-import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
+import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 import { startScalewayEmulator, type ScalewayEmulator } from './helpers/scaleway-emulator.js';
 
 const SECRET = '5ca1eway-0000-4000-8000-5ec2e7000002';

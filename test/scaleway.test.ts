@@ -17,7 +17,7 @@ import type { SinkStage } from '../src/stage.js';
 import { ScalewayApi } from '../src/sources/scaleway/api.js';
 import { scalewayRdb, TEMP_INSTANCE_NAME, guardedDeleteTempInstance, type ScalewayRdbOptions } from '../src/sources/scaleway/index.js';
 import { digestDatabase, seedVariedDatabase } from './helpers/fixtures.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
 import { startScalewayEmulator, type ScalewayEmulator, type ScalewayEmulatorOptions } from './helpers/scaleway-emulator.js';
 
 const SECRET = 'f00dcafe-5ec2-4e7a-9b1d-5ec2e7000001';

@@ -13,8 +13,8 @@ import { loadKeyFile } from '../src/key.js';
 import { parseManifest, type Manifest } from '../src/s3/manifest.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { seedVariedDatabase } from './helpers/fixtures.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
-import { sharedS3Server, stopSharedS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
+import { sharedS3Server, stopSharedS3Server, type S3TestServer } from '../testkit/s3-server.js';
 
 /** Every form a leak could take (raw, percent-encoded, quoted) contains this run of letters and digits. */
 const MARK = 'Zq8vK3';

@@ -13,11 +13,11 @@ import { dataKey, manifestKey } from '../src/s3/layout.js';
 import type { Manifest } from '../src/s3/manifest.js';
 import { parsePattern, pgDumpWithCensus } from '../src/sources/table-census.js';
 import type { SinkStage, SourceStage } from '../src/stage.js';
-import { verifyBackup, type VerifyReport } from '../src/verify.js';
+import { verifyBackup, type VerifyReport } from '../src/verify/index.js';
 import { runCli } from './helpers/cli.js';
 import { seedVariedDatabase } from './helpers/fixtures.js';
-import { startPgCluster, type PgCluster } from './helpers/pg-cluster.js';
-import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
+import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 
 let pg: PgCluster;
 let s3: S3TestServer;

@@ -1,7 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { TOOL_VERSION } from '../version.js';
 import { backupCommand } from './backup.js';
-import { benchCommand } from './bench.js';
 import { keygenCommand } from './keygen.js';
 import { listCommand } from './list.js';
 import { pruneCommand } from './prune.js';
@@ -28,7 +27,6 @@ export async function main(argv: string[]): Promise<void> {
   pruneCommand(program);
   keygenCommand(program);
   verifyCommand(program);
-  benchCommand(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

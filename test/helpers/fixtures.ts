@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import type { PgCluster } from './pg-cluster.js';
+import type { PgCluster } from '../../testkit/pg-cluster.js';
 
 /**
  * A database that exercises what dumps get wrong: random bytea (every byte value), jsonb, arrays, enums, numeric,

@@ -1,5 +1,6 @@
 /**
- * `copycat-db bench`: the throughput and peak memory of each stage on data generated in memory (no disk).
+ * The stage part of `npm run bench` (bench/run.ts): the throughput and peak memory of each stage on data generated in
+ * memory (no disk). It lives outside src/ so that the shipped CLI never loads it.
  *
  * Every row runs in a child process of its own, so its peak RSS is its own; a second child (the feeder) generates
  * the input and writes it into the measured child's stdin pipe, as pg_dump does in a real backup. The feeder makes
@@ -7,26 +8,23 @@
  * measured process pays for reading a pipe and for its stages, nothing else. Reference rows run the zstd and age
  * command-line tools on the same bytes through the same pipe.
  *
- * This file is its own child entry point: `node bench.js child ROW …` and `node bench.js feed KIND …`.
+ * This file is its own child entry point: `node dist/bench/stages.js child ROW …` and `… feed KIND …`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { Socket } from 'node:net';
 import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CompressStream } from 'zstd-napi';
-import { backupTransforms, restoreTransforms } from '../chain.js';
-import { pipeline } from '../pipeline.js';
-import type { SinkStage, TransformStage } from '../stage.js';
-import { writeOrDrain } from '../streams.js';
-import { zstdCompress, zstdDecompress } from '../transforms/compression/zstd.js';
-import { decrypt, encrypt } from '../transforms/encrypt.js';
-import { parseSize } from '../units.js';
-import { sha256 } from '../transforms/sha256.js';
-import type { ActionContext } from './run.js';
+import { backupTransforms, restoreTransforms } from '../src/chain.js';
+import { pipeline } from '../src/pipeline.js';
+import type { SinkStage, TransformStage } from '../src/stage.js';
+import { writeOrDrain } from '../src/streams.js';
+import { zstdCompress, zstdDecompress } from '../src/transforms/compression/zstd.js';
+import { decrypt, encrypt } from '../src/transforms/encrypt.js';
+import { sha256 } from '../src/transforms/sha256.js';
 
 const MiB = 1 << 20;
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -218,24 +216,24 @@ export interface StageResult {
 export interface StageBenchOptions {
   /** Input bytes per row. */
   readonly size: number;
-  /** Bytes per write from the feeder (a pipe delivers at most 64 KiB per read whatever this is). */
-  readonly chunk?: number;
+  /** Only the rows whose name matches (a negative lookahead such as `^(?!.*CLI)` skips the reference rows). */
   readonly only?: RegExp;
   /** Runs of each row, interleaved (every row once, then again): the median is reported. */
   readonly rounds?: number;
-  /** Skip the command-line reference rows (zstd, age). */
-  readonly noReference?: boolean;
   readonly onRow?: (row: StageResult) => void;
 }
 
+/** Bytes per write from the feeder (a pipe delivers at most 64 KiB per read whatever this is). */
+const FEED_CHUNK = 64 * 1024;
+
 /** Runs every selected row, one child process each, one after the other; with rounds, all rows once per round. */
 export async function runStageBench(opts: StageBenchOptions): Promise<StageResult[]> {
-  const rows = STAGE_ROWS.filter((r) => (!opts.only || opts.only.test(r.name)) && !(opts.noReference && r.impl === 'cli'));
+  const rows = STAGE_ROWS.filter((r) => !opts.only || opts.only.test(r.name));
   const runs = new Map<string, StageResult[]>();
   const rounds = Math.max(1, opts.rounds ?? 1);
   for (let round = 0; round < rounds; round++) {
     for (const row of rows) {
-      const result = await runChild(row, opts.size, opts.chunk ?? 64 * 1024);
+      const result = await runChild(row, opts.size, FEED_CHUNK);
       runs.set(row.name, [...(runs.get(row.name) ?? []), result]);
       if (round === rounds - 1) opts.onRow?.(combine(runs.get(row.name)!));
     }
@@ -559,68 +557,6 @@ export function machineFacts(): Record<string, unknown> {
     loadAverage: loadavg().map((l) => round(l, 2)),
     node: process.version,
     date: new Date().toISOString(),
-  };
-}
-
-// ------------------------------------------------------------------------------------------------ command
-
-interface BenchFlags {
-  size: number;
-  rounds: number;
-  chunk: number;
-  only?: string;
-  reference: boolean;
-  json?: string;
-  markdown?: string;
-}
-
-function sizeArg(name: string): (value: string) => number {
-  return (value) => {
-    const bytes = parseSize(value);
-    if (bytes === undefined || bytes <= 0) throw new InvalidArgumentError(`${name} takes a size like 256MiB`);
-    return bytes;
-  };
-}
-
-export function benchCommand(program: Command): void {
-  program
-    .command('bench')
-    .description('measure each stage (zstd levels and workers, encryption, the backup and restore chains) on generated data, each in its own process')
-    .addOption(new Option('--size <size>', 'input bytes per stage, e.g. 512MiB').argParser(sizeArg('--size')).default(256 * MiB, '256MiB'))
-    .addOption(new Option('--chunk <size>', 'bytes per write into the measured process').argParser(sizeArg('--chunk')).default(64 * 1024, '64KiB'))
-    .addOption(new Option('--rounds <n>', 'runs of every row, interleaved; the median is shown').argParser((v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 50) throw new InvalidArgumentError('--rounds takes a whole number from 1 to 50');
-      return n;
-    }).default(1))
-    .option('--only <regexp>', 'only the rows whose name matches')
-    .option('--no-reference', 'skip the zstd and age command-line reference rows')
-    .option('--json <path>', 'also write the results as JSON')
-    .option('--markdown <path>', 'also write the Markdown table')
-    .action(lazyAction(async (_ctx, flags: BenchFlags) => {
-      const facts = machineFacts();
-      process.stderr.write(`bench: ${flags.size / MiB} MiB per stage, load average ${(facts.loadAverage as number[]).join(' ')}\n`);
-      const rows = await runStageBench({
-        size: flags.size,
-        chunk: flags.chunk,
-        rounds: flags.rounds,
-        ...(flags.only ? { only: new RegExp(flags.only) } : {}),
-        noReference: !flags.reference,
-        onRow: (r) => process.stderr.write(r.error ? `  ${r.name}: failed: ${r.error}\n` : `  ${r.name}: ${r.mbPerSecond.toFixed(0)} MB/s, ${r.maxRssMiB.toFixed(0)} MiB\n`),
-      });
-      const markdown = stageMarkdown(rows);
-      if (flags.json) writeFileSync(flags.json, JSON.stringify({ machine: { ...facts, loadAverageAfter: loadavg() }, size: flags.size, rows }, null, 2) + '\n');
-      if (flags.markdown) writeFileSync(flags.markdown, markdown);
-      process.stdout.write(markdown);
-      if (rows.some((r) => r.error)) process.exitCode = 1;
-    }));
-}
-
-/** run.ts's action wrapper, loaded only when the command runs: the measured children must start light. */
-function lazyAction(fn: (ctx: ActionContext, flags: BenchFlags) => Promise<void>): (...args: unknown[]) => Promise<void> {
-  return async (...args: unknown[]) => {
-    const { action } = await import('./run.js');
-    await action(fn as (ctx: ActionContext, ...rest: unknown[]) => Promise<void>)(...args);
   };
 }
 

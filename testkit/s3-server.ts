@@ -27,11 +27,11 @@ export interface S3TestServer {
   stop(): Promise<void>;
 }
 
-// Compiled to dist/test/helpers/s3-server.js: the repo root is three levels up. The second candidate serves a run
-// straight from the TypeScript source (test/helpers/s3-server.ts).
+// Compiled to dist/testkit/s3-server.js: the repo root is two levels up. The second candidate serves a run
+// straight from the TypeScript source (testkit/s3-server.ts).
 const SCRIPT_CANDIDATES = [
-  fileURLToPath(new URL('../../../scripts/s3-server.sh', import.meta.url)),
   fileURLToPath(new URL('../../scripts/s3-server.sh', import.meta.url)),
+  fileURLToPath(new URL('../scripts/s3-server.sh', import.meta.url)),
 ];
 export const S3_SERVER_SCRIPT: string = SCRIPT_CANDIDATES.find((p) => existsSync(p)) ?? SCRIPT_CANDIDATES[0]!;
 
