@@ -9,6 +9,7 @@ import { Transform } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { pipeline } from '../src/pipeline.js';
 import { fileSink } from '../src/sinks/file.js';
+import { plainSqlGate } from '../src/sinks/plain-sql-gate.js';
 import { restoreSink } from '../src/sinks/restore.js';
 import { fileSource } from '../src/sources/file.js';
 import { pgDump } from '../src/sources/pg-dump.js';
@@ -224,3 +225,30 @@ async function waitForNoSessions(database: string): Promise<void> {
   }
   throw new Error(`sessions still open in ${database}`);
 }
+
+test('plain gate: the same output whatever the chunking, COPY rows untouched, only pg_dump\'s own framing lines dropped', () => {
+  const dump = [
+    '--', '-- PostgreSQL database dump', '--', '', '\\restrict abc123', '', 'SET statement_timeout = 0;',
+    'COPY public.t (a) FROM stdin;', 'BEGIN;', 'COMMIT;', '\\unrestrict other', '-- Data for Name: BLOBS; Type: BLOBS; Schema: -; Owner: -', 'x'.repeat(5000), '\\.', '',
+    '--', '-- Data for Name: BLOBS; Type: BLOBS; Schema: -; Owner: -', '--', '', 'BEGIN;', '', "SELECT pg_catalog.lo_open('1', 131072);", 'COMMIT;', '',
+    'CREATE PROCEDURE p() LANGUAGE plpgsql AS $$', 'BEGIN', 'COMMIT;', 'END $$;', '',
+    '--', '-- PostgreSQL database dump complete', '--', '', '\\unrestrict abc123', '', '',
+  ].join('\n');
+  const expected = dump.replace('\\restrict abc123\n', '').replace('\\unrestrict abc123\n', '')
+    .replace('--\n\nBEGIN;\n', '--\n\n').replace("131072);\nCOMMIT;\n", '131072);\n');
+  const run = (size: number): string => {
+    const gate = plainSqlGate();
+    const start = gate.start().toString('latin1');
+    assert.match(start, /^\\restrict [0-9a-f]+\nBEGIN;\n/);
+    const bytes = Buffer.from(dump, 'latin1');
+    let out = '';
+    for (let i = 0; i < bytes.length; i += size) out += Buffer.concat(gate.write(bytes.subarray(i, i + size))).toString('latin1');
+    const end = gate.end().toString('latin1');
+    assert.match(end, /SET LOCAL copycat\.restore_gate = '[0-9a-f]+';\nCOMMIT;\n$/);
+    return out + end.replace(/\nSET LOCAL[^]*$/, '');
+  };
+  for (const size of [1, 2, 3, 7, 100, 4096, 1 << 20]) assert.equal(run(size), expected, `chunks of ${size} bytes`);
+  const cut = plainSqlGate();
+  cut.write(Buffer.from(dump.slice(0, dump.indexOf('-- PostgreSQL database dump complete')), 'latin1'));
+  assert.throws(() => cut.end(), (err: Error & { code?: string }) => err.code === 'TRUNCATED');
+});

@@ -142,8 +142,8 @@ export class ChildOutput extends Readable {
 export interface CommitGate {
   /** Bytes the program reads before the stream's. */
   start(): Buffer;
-  /** The bytes to pass on for this chunk; the gate may hold some back. */
-  write(chunk: Buffer): Buffer;
+  /** The bytes to pass on for this chunk, in pieces so that nothing is copied; the gate may hold some back. */
+  write(chunk: Buffer): readonly Buffer[];
   /** The held-back bytes and whatever lets the program commit; throws when the stream's end is not proven. */
   end(): Buffer;
 }
@@ -158,10 +158,14 @@ export function holdBackTail(n: number): CommitGate {
   return {
     start: () => Buffer.alloc(0),
     write(chunk) {
-      const all = held.length ? Buffer.concat([held, chunk]) : chunk;
-      const cut = Math.max(0, all.length - n);
-      held = Buffer.from(all.subarray(cut));
-      return all.subarray(0, cut);
+      if (chunk.length >= n) {
+        const out = [held, chunk.subarray(0, chunk.length - n)];
+        held = Buffer.from(chunk.subarray(chunk.length - n));
+        return out;
+      }
+      const all = Buffer.concat([held, chunk]);
+      held = Buffer.from(all.subarray(all.length - Math.min(n, all.length)));
+      return [all.subarray(0, all.length - held.length)];
     },
     end: () => held,
   };
@@ -186,9 +190,12 @@ export class ChildInput extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const out = this.gate ? this.gate.write(chunk) : chunk;
+    const stdin = this.child!.process.stdin!;
+    const out = (this.gate ? this.gate.write(chunk) : [chunk]).filter((b) => b.length > 0);
     if (out.length === 0) return callback();
-    writeOrDrain(this.child!.process.stdin!, out, callback);
+    // Only the last write waits: the pieces are one chunk's worth, within the pipe's own buffering.
+    for (const piece of out.slice(0, -1)) stdin.write(piece);
+    writeOrDrain(stdin, out[out.length - 1]!, callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {

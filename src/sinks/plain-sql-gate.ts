@@ -53,8 +53,8 @@ export function plainSqlGate(): CommitGate {
     header = false;
     return true;
   };
-  const remember = (out: Buffer): Buffer => {
-    tail = Buffer.concat([tail, out.subarray(-TAIL_BYTES)]).subarray(-TAIL_BYTES);
+  const remember = (out: readonly Buffer[]): readonly Buffer[] => {
+    for (const piece of out) tail = Buffer.concat([tail, piece.subarray(-TAIL_BYTES)]).subarray(-TAIL_BYTES);
     return out;
   };
 
@@ -123,10 +123,10 @@ export function plainSqlGate(): CommitGate {
       }
       if (run < done) out.push(all.subarray(run, done));
       pending = Buffer.from(all.subarray(done));
-      return remember(out.length === 1 ? out[0]! : Buffer.concat(out));
+      return remember(out);
     },
     end() {
-      const last = inCopy || keepLine(pending) ? remember(pending) : EMPTY;
+      const last = inCopy || keepLine(pending) ? remember([pending])[0]! : EMPTY;
       if (!DUMP_COMPLETE.test(tail.toString('latin1'))) {
         throw new CopycatError('TRUNCATED', 'the plain SQL dump does not end with pg_dump\'s "-- PostgreSQL database dump complete" line: ' +
           'it is truncated (or not a whole pg_dump dump); nothing was committed — restore another backup (copycat-db list)');
