@@ -26,15 +26,15 @@ export { sniffArchiveFormat, type ArchiveFormat, type DumpFormat } from './forma
 
 export { s3Sink, type S3SinkOptions, type S3SinkResult, type S3Checksum } from './sinks/s3.js';
 export { s3Object, type S3ObjectOptions } from './sources/s3-object.js';
-export { createS3Client, s3SettingsFromEnv, type S3Settings } from './s3/client.js';
-export { preflight, type PreflightResult } from './s3/preflight.js';
-export { planParts, type PartPlan } from './s3/part-plan.js';
-export { lockVersion, type RetentionPolicy, type RetentionMode } from './s3/retention.js';
+export { createS3Client, s3SettingsFromEnv, type S3Settings } from './s3/driver/client.js';
+export { preflight, type PreflightResult } from './s3/driver/preflight.js';
+export { planParts, type PartPlan } from './s3/driver/part-plan.js';
+export { lockVersion, type RetentionPolicy, type RetentionMode } from './s3/driver/retention.js';
 export { backupToS3, type S3BackupOptions, type S3BackupResult } from './s3/backup.js';
 export { restoreFromS3, chooseBackup, type S3RestoreOptions, type S3RestoreResult } from './s3/restore.js';
-export { listBackups, latestComplete, findBackup, type BackupEntry, type BackupStatus } from './s3/catalog.js';
-export { planPrune, executePrune, type PrunePlan, type PruneReport } from './s3/prune.js';
-export type { Manifest } from './s3/manifest.js';
+export { listBackups, latestComplete, findBackup, type BackupEntry, type BackupStatus } from './s3/catalog/list.js';
+export { planPrune, executePrune, type PrunePlan, type PruneReport } from './s3/catalog/prune.js';
+export type { Manifest } from './s3/catalog/manifest.js';
 export { scalewayRdb, type ScalewayRdbOptions, type ScalewayMode } from './sources/scaleway/index.js';
 export { pgDumpWithCensus } from './sources/table-census.js';
 export { verifyBackup, formatVerifyReport, type VerifyReport } from './verify/index.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { SETTINGS } from '../src/config.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE } from '../src/s3/part-plan.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE } from '../src/s3/driver/part-plan.js';
 import { MIB } from '../src/units.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

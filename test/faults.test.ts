@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { listBackups, type BackupEntry } from '../src/s3/catalog.js';
+import { listBackups, type BackupEntry } from '../src/s3/catalog/list.js';
 import { bucketVersions, multipartKeys, putObject } from './helpers/backup-objects.js';
 import { CLI } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';

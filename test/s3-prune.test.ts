@@ -5,9 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import { CreateMultipartUploadCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { CopycatError } from '../src/errors.js';
 import type { LogFields, Logger, LogLevel } from '../src/log.js';
-import { findBackup, latestComplete, listBackups, type BackupEntry, type BackupStatus, type ObjectVersion } from '../src/s3/catalog.js';
-import { dataKey, manifestKey, newBackupId } from '../src/s3/layout.js';
-import { executePrune, planPrune, type PruneOutcome, type PruneReport } from '../src/s3/prune.js';
+import { findBackup, latestComplete, listBackups, type BackupEntry, type BackupStatus, type ObjectVersion } from '../src/s3/catalog/list.js';
+import { dataKey, manifestKey, newBackupId } from '../src/s3/catalog/layout.js';
+import { executePrune, planPrune, type PruneOutcome, type PruneReport } from '../src/s3/catalog/prune.js';
 import { addDeleteMarker, bucketVersions, multipartKeys, putFakeBackup, putObject } from './helpers/backup-objects.js';
 import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { backupToS3 } from '../src/s3/backup.js';
-import { listBackups } from '../src/s3/catalog.js';
+import { listBackups } from '../src/s3/catalog/list.js';
 import { restoreFromS3 } from '../src/s3/restore.js';
 import { scalewayRdb, type ScalewayRdbOptions } from '../src/sources/scaleway/index.js';
 import { bucketVersions, multipartKeys } from './helpers/backup-objects.js';

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { BackupEntry } from '../s3/catalog.js';
+import type { BackupEntry } from '../s3/catalog/list.js';
 import { formatBytes } from '../units.js';
 import { s3Location } from './prune.js';
 import { action } from './run.js';
@@ -19,7 +19,7 @@ export function listCommand(program: Command): void {
   addS3ConnectionOptions(command).action(action(async (ctx, flags: ListFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once
     const { bucket, prefix } = s3Location(flags.from);
-    const { listBackups } = await import('../s3/catalog.js');
+    const { listBackups } = await import('../s3/catalog/list.js');
     const entries = await listBackups(await s3ClientFromFlags(flags), bucket, prefix, { signal: ctx.signal });
     process.stdout.write(flags.json ? JSON.stringify(entries.map(row)) + '\n' : table(entries.map(row)));
   }));

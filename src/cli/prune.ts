@@ -27,7 +27,7 @@ export function pruneCommand(program: Command): void {
 
 /** Prunes and logs one line per decision; a prune that could not delete something it should have fails. */
 export async function pruneBackups(ctx: ActionContext, client: S3Client, bucket: string, prefix: string, flags: PruneFlags, dryRun: boolean): Promise<void> {
-  const [{ listBackups }, { executePrune, planPrune }] = await Promise.all([import('../s3/catalog.js'), import('../s3/prune.js')]);
+  const [{ listBackups }, { executePrune, planPrune }] = await Promise.all([import('../s3/catalog/list.js'), import('../s3/catalog/prune.js')]);
   const plan = planPrune(await listBackups(client, bucket, prefix, { signal: ctx.signal }), { olderThanDays: flags.olderThan, keepLast: flags.keepLast });
   const report = await executePrune(client, bucket, prefix, plan, { dryRun, log: ctx.log, signal: ctx.signal });
   if (report.errors.length) {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { RetentionMode } from '../s3/retention.js';
+import type { RetentionMode } from '../s3/driver/retention.js';
 import type { S3Checksum } from '../sinks/s3.js';
 import { parseSize } from '../units.js';
 import { integer } from './shared.js';
@@ -21,7 +21,7 @@ export interface S3ConnectionFlags {
 }
 
 export async function s3ClientFromFlags(flags: S3ConnectionFlags): Promise<S3Client> {
-  const { createS3Client, s3SettingsFromEnv } = await import('../s3/client.js');
+  const { createS3Client, s3SettingsFromEnv } = await import('../s3/driver/client.js');
   return createS3Client(s3SettingsFromEnv(process.env, {
     endpoint: flags.s3Endpoint, region: flags.s3Region, ...(flags.s3Timeout ? { idleTimeoutMs: flags.s3Timeout * 1000 } : {}),
   }));

@@ -5,10 +5,10 @@ import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
 import { s3Sink, type S3Checksum } from '../sinks/s3.js';
 import type { SourceStage } from '../stage.js';
 import { sha256 } from '../transforms/sha256.js';
-import { dataKey, manifestKey, newBackupId } from './layout.js';
-import { MANIFEST_FORMAT_VERSION, writeManifest, type Manifest } from './manifest.js';
-import { preflight } from './preflight.js';
-import type { RetentionPolicy } from './retention.js';
+import { dataKey, manifestKey, newBackupId } from './catalog/layout.js';
+import { MANIFEST_FORMAT_VERSION, writeManifest, type Manifest } from './catalog/manifest.js';
+import { preflight } from './driver/preflight.js';
+import type { RetentionPolicy } from './driver/retention.js';
 
 
 export interface S3BackupOptions {

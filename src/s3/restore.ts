@@ -8,8 +8,8 @@ import { s3Object } from '../sources/s3-object.js';
 import { compressionName } from '../transforms/compression/index.js';
 import { keyId } from '../formats/encrypted-stream.js';
 import { sha256 } from '../transforms/sha256.js';
-import { findBackup, latestComplete, listBackups, type BackupEntry } from './catalog.js';
-import type { Manifest } from './manifest.js';
+import { findBackup, latestComplete, listBackups, type BackupEntry } from './catalog/list.js';
+import type { Manifest } from './catalog/manifest.js';
 
 export interface S3RestoreOptions {
   readonly client: S3Client;

@@ -13,9 +13,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { CopycatError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { ABORT_UPLOAD_TIMEOUT_MS, abortMultipartUpload, describeS3Error, httpStatus, s3ErrorName } from '../s3/errors.js';
-import { overflowError, planParts, type PartPlan } from '../s3/part-plan.js';
-import { lockVersion, readRetention, retentionTarget, type LockedRetention, type RetentionPolicy, type RetentionTarget } from '../s3/retention.js';
+import { ABORT_UPLOAD_TIMEOUT_MS, abortMultipartUpload, describeS3Error, httpStatus, s3ErrorName } from '../s3/driver/errors.js';
+import { overflowError, planParts, type PartPlan } from '../s3/driver/part-plan.js';
+import { lockVersion, readRetention, retentionTarget, type LockedRetention, type RetentionPolicy, type RetentionTarget } from '../s3/driver/retention.js';
 import type { SinkStage, StageContext } from '../stage.js';
 import { formatBytes } from '../units.js';
 
@@ -37,7 +37,7 @@ export interface S3SinkOptions {
   /** From createS3Client: it retries transient failures itself (maxAttempts 6), so the sink never retries on top. */
   readonly client: S3Client;
   readonly bucket: string;
-  /** The object's key (see s3/layout.ts: dataKey). */
+  /** The object's key (see s3/catalog/layout.ts: dataKey). */
   readonly key: string;
   /** Bytes expected, if known: sizes the parts so that the stream fits in maxParts with a 1.5× margin. */
   readonly expectedSize?: number;

@@ -1,7 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Transform, type Readable } from 'node:stream';
 import { CopycatError } from '../errors.js';
-import { describeS3Error } from '../s3/errors.js';
+import { describeS3Error } from '../s3/driver/errors.js';
 import { formatBytes } from '../units.js';
 import type { SourceStage } from '../stage.js';
 

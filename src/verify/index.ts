@@ -3,7 +3,7 @@ import { describeError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import { libpqEnv, pgClient } from '../pg/client.js';
 import type { RunOptions, RunStats } from '../pipeline.js';
-import { describeLocation } from '../s3/catalog.js';
+import { describeLocation } from '../s3/catalog/list.js';
 import { chooseBackup } from '../s3/restore.js';
 import type { TableOfContents } from '../sinks/table-of-contents.js';
 import { scrub, userChecks } from './checks.js';

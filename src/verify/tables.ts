@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { countSql, USER_TABLES_SQL } from '../pg/catalog.js';
-import type { Manifest } from '../s3/manifest.js';
+import type { Manifest } from '../s3/catalog/manifest.js';
 import type { TableOfContents } from '../sinks/table-of-contents.js';
 import type { VerifyCheck } from './report.js';
 

@@ -1,9 +1,6 @@
 import { constants as bufferConstants } from 'node:buffer';
-import { CopycatError } from '../errors.js';
-import { flagSize, formatBytes, GIB, MIB, TIB } from '../units.js';
-
-// Only for catalog.ts, which still imports it from here and is being reworked by the repository change.
-export { formatBytes };
+import { CopycatError } from '../../errors.js';
+import { flagSize, formatBytes, GIB, MIB, TIB } from '../../units.js';
 
 /** S3's smallest part (every part but the last). */
 export const MIN_PART_SIZE = 5 * MIB;

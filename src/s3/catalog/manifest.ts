@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { CopycatError } from '../errors.js';
-import { describeS3Error } from './errors.js';
-import { lockVersion, type RetentionTarget } from './retention.js';
-import type { DumpFormat } from '../formats/archive.js';
+import { CopycatError } from '../../errors.js';
+import { describeS3Error } from '../driver/errors.js';
+import { lockVersion, type RetentionTarget } from '../driver/retention.js';
+import type { DumpFormat } from '../../formats/archive.js';
 
 export const MANIFEST_FORMAT_VERSION = 1;
 

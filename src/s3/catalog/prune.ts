@@ -3,9 +3,9 @@ import {
   ListMultipartUploadsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { CopycatError, describeError } from '../errors.js';
-import { silentLogger, type LogFields, type Logger } from '../log.js';
-import { abortMultipartUpload, describeS3Error, s3ErrorName } from './errors.js';
+import { CopycatError, describeError } from '../../errors.js';
+import { silentLogger, type LogFields, type Logger } from '../../log.js';
+import { abortMultipartUpload, describeS3Error, s3ErrorName } from '../driver/errors.js';
 import {
   describeLocation,
   getVersionRetention,
@@ -13,7 +13,7 @@ import {
   type BackupEntry,
   type BackupLock,
   type BackupStatus,
-} from './catalog.js';
+} from './list.js';
 import { listPrefix, parseKey } from './layout.js';
 
 /*

@@ -4,7 +4,7 @@ import {
   HeadBucketCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { CopycatError } from '../errors.js';
+import { CopycatError } from '../../errors.js';
 import { describeS3Error, httpStatus, s3ErrorName } from './errors.js';
 
 export interface PreflightOptions {

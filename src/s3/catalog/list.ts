@@ -3,12 +3,12 @@ import {
   ListObjectVersionsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { CopycatError, describeError } from '../errors.js';
-import { describeS3Error, s3ErrorName } from './errors.js';
+import { CopycatError, describeError } from '../../errors.js';
+import { describeS3Error, s3ErrorName } from '../driver/errors.js';
 import { isBackupId, listPrefix, parseKey } from './layout.js';
 import { MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './manifest.js';
-import { readRetention } from './retention.js';
-import { formatBytes } from './part-plan.js';
+import { readRetention } from '../driver/retention.js';
+import { formatBytes } from '../../units.js';
 
 /**
  * What a listing knows about one backup id. A locked bucket is versioned, and anyone who may write can add a newer

@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { CopycatError } from '../errors.js';
+import { CopycatError } from '../../errors.js';
 
 /** S3 connection settings: flags override the standard AWS variables. */
 export interface S3Settings {

@@ -1,5 +1,5 @@
 import { GetObjectRetentionCommand, PutObjectRetentionCommand, type S3Client } from '@aws-sdk/client-s3';
-import { CopycatError } from '../errors.js';
+import { CopycatError } from '../../errors.js';
 import { describeS3Error, s3ErrorName } from './errors.js';
 
 export type RetentionMode = 'COMPLIANCE' | 'GOVERNANCE';
