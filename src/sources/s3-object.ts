@@ -47,7 +47,7 @@ function checkedBody(body: Readable, expected: number | undefined, where: string
   let received = 0;
   const cut = (cause?: unknown): CopycatError => {
     const of = expected === undefined ? '' : ` of ${formatBytes(expected)} (${received} of ${expected} bytes)`;
-    const how = cause === undefined ? 'the body ended early' : `the connection failed: ${describeS3Error(cause)}`;
+    const how = cause === undefined ? 'the body ended early' : `the connection closed before the body ended (${describeS3Error(cause)})`;
     return new CopycatError('S3_READ_INTERRUPTED',
       `reading ${where} stopped after ${formatBytes(received)}${of}: ${how} — retry; if it happens again, check the network and the S3 server`,
       { cause });
