@@ -1,4 +1,5 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
+import type { DumpFormat } from './formats/archive.js';
 import type { Logger } from './log.js';
 
 /** What every stage gets when a run starts. */
@@ -21,9 +22,34 @@ export interface Stage<S> {
   info?(): Record<string, unknown>;
 }
 
+/** One table as a dump holds it: `schema.table` (each part quoted only where SQL needs it), exact rows, bytes if known. */
+export interface TableFact {
+  readonly name: string;
+  readonly rows: number;
+  readonly bytes?: number;
+}
+
+/** What a source knows about the dump it produced, as typed data: the manifest records it, verify checks against it. */
+export interface SourceFacts {
+  /** What produced the dump: `pg_dump`, `pg_parallel`, `scaleway-scw-export`, `file`, … */
+  readonly kind: string;
+  /** The database name alone, never a connection string (which may hold a password). */
+  readonly database?: string;
+  readonly serverVersion?: string;
+  /** As the dump's first bytes showed, where the source looked; else as it was asked for. */
+  readonly format: DumpFormat | 'parallel' | 'unknown';
+  /** Every table with its exact rows in the dump's own snapshot, where the source counted them. */
+  readonly tables?: readonly TableFact[];
+}
+
 export interface SourceStage extends Stage<Readable> {
   /** Bytes the source expects to produce, when it can tell before starting (sizes S3 multipart parts). */
   expectedSize?(): Promise<number | undefined>;
+  /**
+   * Asked once the run ended cleanly; may wait for work that outlives the stream (a table census). A rejection fails
+   * a backup before its manifest is written.
+   */
+  facts?(): Promise<SourceFacts>;
 }
 
 export type TransformStage = Stage<Duplex>;
