@@ -145,8 +145,8 @@ export function configProblems(input: ConfigInput): string[] {
   } else {
     try {
       location = parseLocation(locText);
-      if ((input.command === 'list' || input.command === 'prune' || input.command === 'verify') && location.kind !== 's3') {
-        add(locLabel, `"${locText}" is not an S3 location — ${input.command} works on s3://BUCKET/PREFIX`);
+      if ((input.command === 'list' || input.command === 'prune' || input.command === 'verify') && location.kind !== 's3' && location.kind !== 'dir') {
+        add(locLabel, `"${locText}" is not a backup repository — ${input.command} works on s3://BUCKET/PREFIX or file:DIR (an existing directory)`);
         location = undefined;
       }
     } catch (err) {
@@ -162,7 +162,8 @@ export function configProblems(input: ConfigInput): string[] {
   if ((input.command === 'backup' || input.command === 'restore' || input.command === 'verify') && o.encrypt !== false) {
     const keyLabel = cli('keyFile') ? '--key-file' : 'COPYCAT_KEY_FILE';
     const keyFile = text('keyFile');
-    const required = input.command === 'backup' || (location !== undefined && location.kind !== 's3');
+    // A repository's manifest says whether the backup is encrypted; a plain stream says nothing.
+    const required = input.command === 'backup' || location?.kind === 'file' || location?.kind === 'stdio';
     if (keyFile) checkKeyFile(keyLabel, keyFile, add);
     else if (required) add(keyLabel, `not set — ${holds('COPYCAT_KEY_FILE')} (or --key-file PATH, or --no-encrypt)`);
   }
@@ -240,7 +241,7 @@ function realFile(path: string): string {
 export function normalizeLocation(location: Location): string {
   if (location.kind === 's3') return `s3://${location.bucket}/${location.prefix}`;
   // The real path, so a symlinked directory or a relative path names the same file and so the same lock.
-  if (location.kind === 'file') return `file:${realFile(resolve(location.path))}`;
+  if (location.kind === 'file' || location.kind === 'dir') return `file:${realFile(resolve(location.path))}`;
   return '-';
 }
 

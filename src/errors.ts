@@ -4,12 +4,12 @@
  */
 export class CopycatError extends Error {
   /** Structured facts about the failure (which digest failed, …), so no caller has to parse the message. */
-  readonly detail?: Readonly<Record<string, string | number>>;
+  readonly detail?: Readonly<Record<string, string | number | boolean>>;
 
   constructor(
     readonly code: string,
     message: string,
-    options?: { cause?: unknown; detail?: Readonly<Record<string, string | number>> },
+    options?: { cause?: unknown; detail?: Readonly<Record<string, string | number | boolean>> },
   ) {
     super(message, options);
     this.name = 'CopycatError';

@@ -1,4 +1,4 @@
-// The public library API: stages, the pipeline builder, and the chains the CLI itself uses.
+// The public library API: stages, the pipeline builder, the chains, repositories and the operations the CLI itself calls.
 export { pipeline, Pipeline, RunnablePipeline, type RunOptions, type RunStats, type StageStats } from './pipeline.js';
 export type { SinkStage, SourceStage, Stage, StageContext, TransformStage } from './stage.js';
 export { CopycatError, describeError } from './errors.js';
@@ -30,13 +30,16 @@ export { createS3Client, s3SettingsFromEnv, type S3Settings } from './s3/driver/
 export { preflight, type PreflightResult } from './s3/driver/preflight.js';
 export { planParts, type PartPlan } from './s3/driver/part-plan.js';
 export { lockVersion, type RetentionPolicy, type RetentionMode } from './s3/driver/retention.js';
-export { backupToS3, type S3BackupOptions, type S3BackupResult } from './s3/backup.js';
-export { restoreFromS3, chooseBackup, type S3RestoreOptions, type S3RestoreResult } from './s3/restore.js';
-export { listBackups, latestComplete, findBackup, type BackupEntry, type BackupStatus } from './s3/catalog/list.js';
-export { planPrune, executePrune, type PrunePlan, type PruneReport } from './s3/catalog/prune.js';
-export type { Manifest } from './s3/catalog/manifest.js';
+export type { Manifest } from './formats/manifest.js';
+export { dirRepository, listBackups, chooseBackup, latestComplete, findBackup, type Repository, type ObjectStore, type BackupEntry, type BackupStatus } from './repository/index.js';
+export { s3Repository, type S3StoreOptions, type S3UploadOptions } from './repository/s3-store.js';
+export { planPrune, executePrune, type PruneOptions, type PrunePlan, type PruneReport } from './repository/prune.js';
+export {
+  backup, restore, list, prune, verify, formatBackupTable, formatVerifyReport, summarize,
+  type BackupOptions, type BackupResult, type RestoreOptions, type RestoreInto, type RestoreResult, type BackupRow,
+  type VerifyOptions, type VerifyReport, type VerifyCheck, type RunSummary,
+} from './operations/index.js';
 export { scalewayRdb, type ScalewayRdbOptions, type ScalewayMode } from './sources/scaleway/index.js';
 export { pgDumpWithCensus } from './sources/table-census.js';
-export { verifyBackup, formatVerifyReport, type VerifyReport } from './verify/index.js';
 export { pgParallel, type PgParallelOptions } from './sources/pg-parallel/index.js';
 export { pgParallelRestore, type PgParallelRestoreOptions } from './sinks/pg-parallel-restore/index.js';

@@ -2,6 +2,7 @@
 // worst moments, damaged local files and tampered objects in a locked bucket. Every case asserts the end state — what
 // the target database holds, what the bucket holds, the exit code, how long it took and the one error line — never
 // the exit code alone.
+import { s3Repository } from '../src/repository/s3-store.js';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { listBackups, type BackupEntry } from '../src/s3/catalog/list.js';
+import { listBackups, type BackupEntry } from '../src/repository/index.js';
 import { bucketVersions, multipartKeys, putObject } from './helpers/backup-objects.js';
 import { CLI } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
@@ -263,7 +264,7 @@ async function copying(database: string): Promise<boolean> {
 }
 
 async function completeBackups(bucket: string, prefix: string): Promise<BackupEntry[]> {
-  return (await listBackups(s3.client, bucket, prefix)).filter((e) => e.status === 'complete');
+  return (await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: prefix }))).filter((e) => e.status === 'complete');
 }
 
 /**
@@ -307,7 +308,7 @@ const BACKUP_BOUND = 120_000;
 const partArgs = ['--part-size', '5MiB', '--level', '1'];
 
 async function assertOneCompleteBackup(bucket: string, prefix: string): Promise<BackupEntry> {
-  const entries = await listBackups(s3.client, bucket, prefix);
+  const entries = await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: prefix }));
   assert.deepEqual(entries.map((e) => `${e.id} ${e.status}${e.problem ? ` (${e.problem})` : ''}`).filter((l) => !l.endsWith(' complete')), [],
     'no incomplete backup is left');
   assert.equal(entries.length, 1, 'exactly one backup');
@@ -318,7 +319,7 @@ async function assertOneCompleteBackup(bucket: string, prefix: string): Promise<
 }
 
 async function assertNoCompleteBackup(bucket: string, prefix: string, what: string): Promise<void> {
-  const entries = await listBackups(s3.client, bucket, prefix);
+  const entries = await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: prefix }));
   assert.deepEqual(entries.filter((e) => e.status === 'complete').map((e) => e.id), [], `${what}: no backup is listed as complete`);
   assert.deepEqual(await multipartKeys(s3.client, bucket), [], `${what}: no multipart upload is left pending`);
 }
@@ -743,7 +744,7 @@ describe('e. tampered objects in a locked bucket', () => {
     for (const e of [a, b]) await putObject(s3.client, bucket, e.dataVersion!.key, randomBytes(4096));
     const list = await cli(['list', '--from', `s3://${bucket}/garbage`, '--json'], { env: direct, boundMs: 60_000 });
     assert.equal(list.code, 0, describeRun(list));
-    const statuses = (await listBackups(s3.client, bucket, 'garbage')).map((e) => `${e.id} ${e.status}${e.problem ? ` (${e.problem})` : ''}`);
+    const statuses = (await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: 'garbage' }))).map((e) => `${e.id} ${e.status}${e.problem ? ` (${e.problem})` : ''}`);
     assert.deepEqual(statuses, [`${a.id} complete`, `${b.id} complete`], 'both backups are still complete');
     const { r, target } = await restore('garbage', 'e2');
     t.diagnostic(outcome(r));
@@ -759,7 +760,7 @@ describe('e. tampered objects in a locked bucket', () => {
     const injected = await putObject(s3.client, bucket, b.dataVersion!.key, aBytes);
     const forged = { ...a.manifest!, id: b.id, source: b.manifest!.source, object: { ...a.manifest!.object, key: b.dataVersion!.key, versionId: injected! } };
     await putObject(s3.client, bucket, b.manifestVersion!.key, JSON.stringify(forged));
-    const statuses = (await listBackups(s3.client, bucket, 'manifest')).map((e) => `${e.id} ${e.status}${e.problem ? ` (${e.problem})` : ''}`);
+    const statuses = (await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: 'manifest' }))).map((e) => `${e.id} ${e.status}${e.problem ? ` (${e.problem})` : ''}`);
     const ra = await restore('manifest', 'e3_a', a.id);
     const rb = await restore('manifest', 'e3_b', b.id);
     t.diagnostic(`A: ${outcome(ra.r)}; B: ${outcome(rb.r)}`);

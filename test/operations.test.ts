@@ -95,7 +95,7 @@ test('start-up check: every missing or invalid setting at once, by name, on one 
 
   const list = await runCli(['list', '--from', 'file:/x'], { env: env({ AWS_SECRET_ACCESS_KEY: '' }) });
   assert.equal(list.code, 1);
-  assert.match(list.stderr, /--from: "file:\/x" is not an S3 location/);
+  assert.match(list.stderr, /--from: "file:\/x" is not a backup repository — list works on s3:\/\/BUCKET\/PREFIX or file:DIR/);
 
   const wrongSize = join(dir, 'short.key');
   writeFileSync(wrongSize, 'short');

@@ -1,3 +1,4 @@
+import { s3Repository } from '../src/repository/s3-store.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -5,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DeleteObjectCommand, GetObjectCommand, GetObjectRetentionCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { listBackups } from '../src/s3/catalog/list.js';
-import { dataKey, manifestKey } from '../src/s3/catalog/layout.js';
-import { parseManifest, type Manifest } from '../src/s3/catalog/manifest.js';
-import { restoreFromS3 } from '../src/s3/restore.js';
+import { listBackups } from '../src/repository/index.js';
+import { dataKey, manifestKey } from '../src/repository/layout.js';
+import { parseManifest, type Manifest } from '../src/formats/manifest.js';
+import { restore } from '../src/operations/restore.js';
 import { bucketVersions, multipartKeys } from './helpers/backup-objects.js';
 import { runCli } from './helpers/cli.js';
 import { digestDatabase, seedVariedDatabase, type DatabaseDigest } from './helpers/fixtures.js';
@@ -103,7 +104,7 @@ test('--allow-unlocked writes to a plain versioned bucket and says so loudly', a
   const r = await runCli(['backup', '-d', 'app', '--to', `s3://${bucket}/x`, '--allow-unlocked', '--level', '1'], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /warn .*s3\.unlocked/);
-  const [entry] = await listBackups(s3.client, bucket, 'x');
+  const [entry] = await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: 'x' }));
   assert.equal(entry!.status, 'complete');
   assert.equal(entry!.manifest!.object.retention, null);
 });
@@ -140,7 +141,7 @@ test('a corrupted copy of a stored backup fails restore with the integrity error
     const r = await runCli(['backup', '-d', 'app', '--to', `s3://${bucket}/${prefix}`, '--retain-days', '1', '--level', '1',
       ...(encrypted ? [] : ['--no-encrypt'])], { env });
     assert.equal(r.code, 0, r.stderr);
-    const [entry] = await listBackups(s3.client, bucket, prefix);
+    const [entry] = await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: prefix }));
     const original = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: entry!.dataVersion!.key }));
     const bytes = Buffer.from(await original.Body!.transformToByteArray());
     bytes[bytes.length >> 1]! ^= 0x20;
@@ -157,8 +158,8 @@ test('a corrupted copy of a stored backup fails restore with the integrity error
     const target = `from_corrupt_${prefix}`;
     await pg.createDatabase(target);
     await assert.rejects(
-      restoreFromS3({ client: s3.client, bucket, prefix: copyPrefix, key: encrypted ? (await import('node:fs')).readFileSync(keyFile) : undefined,
-        target: { database: target, env: pg.env } }),
+      restore({ from: { repository: s3Repository({ client: s3.client, bucket, prefix: copyPrefix }) },
+        key: encrypted ? (await import('node:fs')).readFileSync(keyFile) : undefined, into: { database: target, env: pg.env } }),
       (err: Error & { code?: string }) => (encrypted ? /^CHUNK_/.test(err.code ?? '') : err.code === 'DIGEST_MISMATCH' || err.code === 'DECOMPRESS_FAILED'),
     );
     assert.deepEqual(await pg.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public'`, target), [], 'nothing was restored');

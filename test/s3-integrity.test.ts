@@ -1,6 +1,7 @@
 // What someone with write access to a locked bucket, a dead server or a cut connection can do to backups, against a
 // real radosgw (testkit/s3-server.ts), with the fault proxy (test/helpers/fault-proxy.ts) in front of it where a
 // server must hang or cut a body. Every wait is bounded by the test, so a regression fails instead of hanging.
+import { s3Repository } from '../src/repository/s3-store.js';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,15 +21,15 @@ import { CopycatError } from '../src/errors.js';
 import type { LogFields, Logger, LogLevel } from '../src/log.js';
 import { silentLogger } from '../src/log.js';
 import { pipeline } from '../src/pipeline.js';
-import { findBackup, latestComplete, listBackups } from '../src/s3/catalog/list.js';
+import { findBackup, latestComplete, listBackups } from '../src/repository/index.js';
 import { CONNECTION_TIMEOUT_MS, IDLE_TIMEOUT_MS, createS3Client, type S3Settings } from '../src/s3/driver/client.js';
 import { ABORT_UPLOAD_TIMEOUT_MS } from '../src/s3/driver/errors.js';
-import { dataKey, manifestKey, newBackupId } from '../src/s3/catalog/layout.js';
-import { MAX_MANIFEST_BYTES, writeManifest } from '../src/s3/catalog/manifest.js';
+import { dataKey, manifestKey, newBackupId } from '../src/repository/layout.js';
+import { MAX_MANIFEST_BYTES, serializeManifest } from '../src/formats/manifest.js';
 import { MIB } from '../src/units.js';
 import { preflight } from '../src/s3/driver/preflight.js';
-import { executePrune, planPrune } from '../src/s3/catalog/prune.js';
-import { chooseBackup } from '../src/s3/restore.js';
+import { executePrune, planPrune } from '../src/repository/prune.js';
+import { chooseBackup } from '../src/repository/index.js';
 import { s3Sink } from '../src/sinks/s3.js';
 import { s3Object } from '../src/sources/s3-object.js';
 import { addDeleteMarker, bucketVersions, fakeManifest, multipartKeys, putFakeBackup, putObject } from './helpers/backup-objects.js';
@@ -121,7 +122,7 @@ describe('version pinning', () => {
     const forged = fakeManifest({ id: b.id, bucket, key: b.dataKey, versionId: forgedData, stored: aBytes, plaintextBytes: 1, retention: null, time: new Date(now - DAY) });
     const forgedManifest = (await putObject(client, bucket, b.manifestKey, JSON.stringify(forged)))!;
 
-    const eb = findBackup(await listBackups(client, bucket, 'p'), b.id);
+    const eb = findBackup(await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' })), b.id);
     assert.equal(eb.status, 'complete');
     assert.equal(eb.dataVersion?.versionId, b.dataVersionId, 'the data version the backup wrote');
     assert.equal(eb.manifestVersion?.versionId, b.manifestVersionId, 'the manifest the backup wrote');
@@ -132,7 +133,7 @@ describe('version pinning', () => {
       `s3://${bucket}/${b.manifestKey} has 1 newer version not written by this backup (VersionId ${forgedManifest})`,
     ]);
     // restore picks the entry the same way, and streams exactly that version.
-    const chosen = await chooseBackup(client, bucket, 'p', b.id);
+    const chosen = await chooseBackup(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), b.id);
     assert.equal(chosen.dataVersion?.versionId, b.dataVersionId);
     assert.ok((await streamed(client, bucket, chosen.dataVersion!.key, chosen.dataVersion!.versionId)).equals(bBytes));
   });
@@ -147,7 +148,7 @@ describe('version pinning', () => {
     const [first, middle, last] = backups as [typeof backups[0], typeof backups[0], typeof backups[0]];
     const markers = [await addDeleteMarker(client, bucket, middle.dataKey), await addDeleteMarker(client, bucket, middle.manifestKey)];
 
-    const entries = await listBackups(client, bucket, 'p');
+    const entries = await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' }));
     assert.deepEqual(entries.map((e) => e.status), ['complete', 'complete', 'complete']);
     assert.equal(latestComplete(entries).id, last.id);
     const em = findBackup(entries, middle.id);
@@ -156,7 +157,7 @@ describe('version pinning', () => {
     assert.match(em.warnings[0]!, /has 1 newer version not written by this backup/);
     assert.equal(em.warnings[1], `a delete marker hides s3://${bucket}/${middle.dataKey} (VersionId ${markers[0]}) from plain S3 reads; the backup's own version remains, and is what restore reads`);
     assert.match(em.warnings[2]!, new RegExp(`^a delete marker hides s3://${bucket}/${middle.manifestKey} `));
-    assert.equal((await chooseBackup(client, bucket, 'p', first.id)).dataVersion?.versionId, first.dataVersionId);
+    assert.equal((await chooseBackup(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), first.id)).dataVersion?.versionId, first.dataVersionId);
   });
 
   test('a manifest whose recorded size is not the data version\'s is incomplete', async () => {
@@ -167,7 +168,7 @@ describe('version pinning', () => {
     const versionId = (await putObject(client, bucket, dataKey('p', id), stored))!;
     const manifest = fakeManifest({ id, bucket, key: dataKey('p', id), versionId, stored: randomBytes(65), plaintextBytes: 1, retention: null, time: new Date() });
     await putObject(client, bucket, manifestKey('p', id), JSON.stringify(manifest));
-    const [entry] = await listBackups(client, bucket, 'p');
+    const [entry] = await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' }));
     assert.equal(entry!.status, 'incomplete');
     assert.equal(entry!.problem, `data version ${versionId} holds 64 bytes, but the manifest says 65`);
   });
@@ -182,7 +183,7 @@ describe('version pinning', () => {
     await putObject(client, bucket, x.manifestKey, '{"garbage": true}');
     await putObject(client, bucket, y.dataKey, 'garbage');
 
-    const report = await executePrune(client, bucket, 'p', planPrune(await listBackups(client, bucket, 'p'), { keepLast: 1, olderThanDays: 30 }));
+    const report = await executePrune(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), planPrune(await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' })), { keepLast: 1, olderThanDays: 30 }));
     assert.deepEqual(report.errors, []);
     assert.deepEqual(report.backups.map((o) => [o.id, o.status, o.action, o.reason]), [
       [x.id, 'complete', 'deleted', 'no retention; deleted 4 versions'],
@@ -206,7 +207,7 @@ describe('manifest size bound', () => {
     await putObject(client, bucket, dataKey('p', bad), 'x');
     await putObject(client, bucket, manifestKey('p', bad), huge);
 
-    const entries = await listBackups(client, bucket, 'p');
+    const entries = await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' }));
     assert.equal(findBackup(entries, good.id).status, 'complete');
     assert.match(findBackup(entries, good.id).warnings[0]!, /manifest\.json has 1 newer version/);
     const eb = findBackup(entries, bad);
@@ -241,7 +242,7 @@ describe('manifest size bound', () => {
         return {}; // GetObjectRetention: none
       },
     } as unknown as S3Client;
-    const [entry] = await listBackups(client, 'b', 'p');
+    const [entry] = await listBackups(s3Repository({ client: client, bucket: 'b', prefix: 'p' }));
     assert.equal(entry!.status, 'incomplete');
     assert.match(entry!.problem ?? '', /^manifest is over 16 MiB, more than the 16 MiB a manifest may be/);
     assert.ok(served <= MAX_MANIFEST_BYTES + 3 * MIB, `read ${served} bytes`);
@@ -309,11 +310,11 @@ describe('timeouts and abort signals', () => {
     ABORT_UPLOAD_TIMEOUT_MS + 3000);
     const manifest = fakeManifest({ id: old.id, bucket, key: old.dataKey, versionId: old.dataVersionId!, stored: Buffer.alloc(64), plaintextBytes: 1, retention: null, time: new Date() });
     await hung('manifest PUT', { method: 'PUT', path: '.manifest.json' }, (signal) =>
-      writeManifest(client, bucket, 'p/y.manifest.json', manifest, null, signal));
-    const list = await hung('manifest GET', { method: 'GET', path: '.manifest.json' }, (signal) => listBackups(client, bucket, 'p', { signal }));
+      s3Repository({ client, bucket, prefix: 'p' }).store.putSmall('p/y.manifest.json', serializeManifest(manifest), null, signal));
+    const list = await hung('manifest GET', { method: 'GET', path: '.manifest.json' }, (signal) => listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), { signal }));
     assert.equal(list.error, stop);
-    const plan = planPrune(await listBackups(server.client, bucket, 'p'), { keepLast: 0 });
-    const prune = await hung('prune DELETE', { method: 'DELETE' }, (signal) => executePrune(client, bucket, 'p', plan, { signal }));
+    const plan = planPrune(await listBackups(s3Repository({ client: server.client, bucket: bucket, prefix: 'p' })), { keepLast: 0 });
+    const prune = await hung('prune DELETE', { method: 'DELETE' }, (signal) => executePrune(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), plan, { signal }));
     assert.equal(prune.error, stop);
     client.destroy();
   });
@@ -378,14 +379,14 @@ describe('prune refusals', () => {
     await client.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: held.dataKey, VersionId: held.dataVersionId, LegalHold: { Status: 'ON' } }));
     await sleep(Math.max(0, shortLock.getTime() - Date.now()) + 1200);
 
-    const report = await executePrune(client, bucket, 'p', planPrune(await listBackups(client, bucket, 'p'), { keepLast: 1, olderThanDays: 30 }));
+    const report = await executePrune(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), planPrune(await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' })), { keepLast: 1, olderThanDays: 30 }));
     assert.equal(report.errors.length, 1);
     assert.match(report.errors[0]!, new RegExp(`^backup ${held.id}: deleting version ${held.dataVersionId} of p/${held.id}\\.backup failed: AccessDenied \\(HTTP 403\\)(: forbidden by object lock)? ` +
       `although its retention passed at ${shortLock.toISOString().replace(/\./g, '\\.')} \\(a legal hold\\? credentials without s3:DeleteObjectVersion\\?\\); 1 other version of the backup skipped$`));
     const outcome = report.backups.find((o) => o.id === held.id)!;
     assert.equal(outcome.action, 'kept');
     assert.match(outcome.reason, /^failed: /);
-    const entries = await listBackups(client, bucket, 'p');
+    const entries = await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' }));
     assert.equal(findBackup(entries, held.id).status, 'complete', 'the manifest was not deleted first');
     assert.equal(findBackup(entries, newer.id).status, 'complete');
 

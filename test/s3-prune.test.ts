@@ -1,13 +1,14 @@
 // The backup catalog (listBackups) and prune, against a real S3 server with versioning and Object Lock (radosgw),
 // plus planPrune's rules as pure unit tests.
+import { s3Repository } from '../src/repository/s3-store.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateMultipartUploadCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { CopycatError } from '../src/errors.js';
 import type { LogFields, Logger, LogLevel } from '../src/log.js';
-import { findBackup, latestComplete, listBackups, type BackupEntry, type BackupStatus, type ObjectVersion } from '../src/s3/catalog/list.js';
-import { dataKey, manifestKey, newBackupId } from '../src/s3/catalog/layout.js';
-import { executePrune, planPrune, type PruneOutcome, type PruneReport } from '../src/s3/catalog/prune.js';
+import { findBackup, latestComplete, listBackups, type BackupEntry, type BackupStatus, type ObjectVersion } from '../src/repository/index.js';
+import { dataKey, manifestKey, newBackupId } from '../src/repository/layout.js';
+import { executePrune, planPrune, type PruneOutcome, type PruneReport } from '../src/repository/prune.js';
 import { addDeleteMarker, bucketVersions, multipartKeys, putFakeBackup, putObject } from './helpers/backup-objects.js';
 import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 
@@ -74,7 +75,7 @@ describe('S3 catalog and prune (radosgw)', () => {
     await putObject(client, bucket, 'p/notes.txt', 'x');
     await putObject(client, bucket, `p/sub/${other}.backup`, 'x');
 
-    const entries = await listBackups(client, bucket, 'p');
+    const entries = await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' }));
     assert.deepEqual(entries.map((x) => x.id), [a.id, b.id, c.id, d.id, e.id, f.id, h, g.id], 'every backup, oldest first, nothing else');
     const byId = (id: string): BackupEntry => findBackup(entries, id);
     const status = (id: string): BackupStatus => byId(id).status;
@@ -124,15 +125,15 @@ describe('S3 catalog and prune (radosgw)', () => {
 
     assert.equal(latestComplete(entries).id, g.id);
     // Pagination: two entries per page gives the same catalog.
-    assert.deepEqual(await listBackups(client, bucket, 'p', { pageSize: 2 }), entries);
-    assert.deepEqual(await listBackups(client, bucket, 'p/'), entries, 'a trailing slash changes nothing');
-    assert.deepEqual((await listBackups(client, bucket, 'p2')).map((x) => x.id), [other]);
+    assert.deepEqual(await listBackups(s3Repository({ client, bucket, prefix: 'p', pageSize: 2 })), entries);
+    assert.deepEqual(await listBackups(s3Repository({ client, bucket, prefix: 'p/' })), entries, 'a trailing slash changes nothing');
+    assert.deepEqual((await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p2' }))).map((x) => x.id), [other]);
 
     const missing = newBackupId(new Date(t0));
     assert.throws(() => findBackup(entries, missing), isCopycat('BACKUP_NOT_FOUND', new RegExp(`^no backup ${missing} under s3://${bucket}/p: run copycat-db list$`)));
-    assert.throws(() => findBackup([], 'latest', { bucket, prefix: 'p' }), isCopycat('BACKUP_NOT_FOUND', /no backup latest under s3:\/\/.*\/p \(ids look like/));
+    assert.throws(() => findBackup([], 'latest', `s3://${bucket}/p`), isCopycat('BACKUP_NOT_FOUND', /no backup latest under s3:\/\/.*\/p \(ids look like/));
     assert.throws(() => latestComplete(entries.filter((x) => x.status !== 'complete')), isCopycat('NO_COMPLETE_BACKUP', /no complete backup under s3:\/\/.*\/p/));
-    assert.throws(() => latestComplete([], { bucket, prefix: 'p' }), isCopycat('NO_COMPLETE_BACKUP', /run copycat-db backup first/));
+    assert.throws(() => latestComplete([], `s3://${bucket}/p`), isCopycat('NO_COMPLETE_BACKUP', /run copycat-db backup first/));
   });
 
   test('prune deletes versions whose retention passed, keeps locked ones and the newest N, cleans delete markers, stays inside the prefix', async () => {
@@ -151,7 +152,7 @@ describe('S3 catalog and prune (radosgw)', () => {
     const c5 = await putFakeBackup(client, bucket, 'p', { time: at(5 * DAY), retainUntil: shortLock });
     // c5's manifest was deleted once and written again: a delete marker in the middle of its history.
     const c5Marker = await addDeleteMarker(client, bucket, c5.manifestKey);
-    const c5Body = (await listBackups(client, bucket, 'p')).find((x) => x.id === c5.id)!.manifest;
+    const c5Body = (await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' }))).find((x) => x.id === c5.id)!.manifest;
     const c5Manifest2 = await putObject(client, bucket, c5.manifestKey, JSON.stringify(c5Body));
     const c6 = await putFakeBackup(client, bucket, 'p', { time: at(1 * DAY), retainUntil: shortLock });
     const i1 = await putFakeBackup(client, bucket, 'p', { time: at(3 * DAY), manifest: 'none', retainUntil: shortLock });
@@ -182,7 +183,7 @@ describe('S3 catalog and prune (radosgw)', () => {
 
     // Run 1, while the short locks hold: nothing is deleted but delete markers that hide nothing.
     const log1 = recordingLogger();
-    const run1 = await executePrune(client, bucket, 'p', planPrune(await listBackups(client, bucket, 'p'), opts), { log: log1 });
+    const run1 = await executePrune(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), planPrune(await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' })), opts), { log: log1 });
     assert.equal(outcome(run1, c1.id).reason, `locked until ${shortLock.toISOString()}`);
     assert.equal(outcome(run1, c2.id).reason, `locked until ${longLock.toISOString()}`);
     assert.equal(outcome(run1, c4.id).reason, 'younger than 30 days');
@@ -209,7 +210,7 @@ describe('S3 catalog and prune (radosgw)', () => {
     // Run 2 planned for a time past the short locks, while the server still enforces them: it refuses, and since the
     // retention the server reported still holds by this machine's clock, prune reports the backups as locked, not as
     // errors. The data goes first: c3's refused data leaves its unlocked manifest in place, and the backup whole.
-    const run2 = await executePrune(client, bucket, 'p', planPrune(await listBackups(client, bucket, 'p'), { ...opts, now: new Date(t0 + 10 * 60_000) }));
+    const run2 = await executePrune(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), planPrune(await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' })), { ...opts, now: new Date(t0 + 10 * 60_000) }));
     assert.deepEqual(run2.errors, []);
     assert.equal(outcome(run2, c1.id).reason, `locked until ${shortLock.toISOString()} (the server refused the deletion; 1 other version not tried)`);
     assert.equal(outcome(run2, c1.id).action, 'kept');
@@ -217,7 +218,7 @@ describe('S3 catalog and prune (radosgw)', () => {
     assert.equal(outcome(run2, c2.id).reason, `locked until ${longLock.toISOString()}`);
     assert.equal(outcome(run2, c3.id).reason, `locked until ${shortLock.toISOString()} (the server refused the deletion; 1 other version not tried)`);
     assert.equal(outcome(run2, c3.id).versionsDeleted, 0);
-    assert.equal(findBackup(await listBackups(client, bucket, 'p'), c3.id).status, 'complete');
+    assert.equal(findBackup(await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' })), c3.id).status, 'complete');
 
     // Wait for the short locks to pass (the server compares whole seconds: leave a margin).
     await sleep(Math.max(0, shortLock.getTime() - Date.now()) + 1200);
@@ -225,7 +226,7 @@ describe('S3 catalog and prune (radosgw)', () => {
     // Dry run: the plan, and not one deletion.
     const before = await bucketVersions(client, bucket);
     const logDry = recordingLogger();
-    const dry = await executePrune(client, bucket, 'p', planPrune(await listBackups(client, bucket, 'p'), opts), { dryRun: true, log: logDry });
+    const dry = await executePrune(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), planPrune(await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' })), opts), { dryRun: true, log: logDry });
     assert.deepEqual(await bucketVersions(client, bucket), before, 'a dry run deletes nothing');
     assert.equal(dry.dryRun, true);
     assert.deepEqual(
@@ -237,7 +238,7 @@ describe('S3 catalog and prune (radosgw)', () => {
 
     // The real run.
     const log3 = recordingLogger();
-    const run3 = await executePrune(client, bucket, 'p', planPrune(await listBackups(client, bucket, 'p'), opts), { log: log3 });
+    const run3 = await executePrune(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), planPrune(await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' })), opts), { log: log3 });
     assert.deepEqual(run3.errors, []);
     assert.deepEqual(
       run3.backups.map((x) => [x.id, x.action, x.reason]),
@@ -264,7 +265,7 @@ describe('S3 catalog and prune (radosgw)', () => {
     for (const gone of [c1, c3, i1, d1]) {
       assert.ok(!remaining.some((l) => l.startsWith(`p/${gone.id}`)), `${gone.id} has no version or marker left`);
     }
-    const left = await listBackups(client, bucket, 'p');
+    const left = await listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' }));
     assert.deepEqual(left.map((x) => x.id), [c2.id, c4.id, c5.id, c6.id, i2.id]);
     assert.ok(left.every((x) => x.versions.every((v: ObjectVersion) => !v.deleteMarker)), 'no delete marker left under the prefix');
     assert.deepEqual(outside(remaining), outsideBefore, 'keys outside the prefix are untouched');
@@ -277,8 +278,8 @@ describe('S3 catalog and prune (radosgw)', () => {
     const keys = [dataKey('p', id), dataKey('p2', id), 'p-other', 'p/junk.bin'];
     for (const Key of keys) await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }));
 
-    const plan = (now?: Date) => listBackups(client, bucket, 'p').then((entries) => planPrune(entries, { now }));
-    const fresh = await executePrune(client, bucket, 'p', await plan());
+    const plan = (now?: Date) => listBackups(s3Repository({ client: client, bucket: bucket, prefix: 'p' })).then((entries) => planPrune(entries, { now }));
+    const fresh = await executePrune(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), await plan());
     assert.deepEqual(
       fresh.uploads.map((u) => [u.key, u.action, u.reason]),
       [
@@ -287,12 +288,12 @@ describe('S3 catalog and prune (radosgw)', () => {
       ],
     );
     const later = new Date(Date.now() + 2 * DAY);
-    const dry = await executePrune(client, bucket, 'p', await plan(later), { dryRun: true });
+    const dry = await executePrune(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), await plan(later), { dryRun: true });
     assert.equal(dry.uploads.find((u) => u.key === dataKey('p', id))?.action, 'would-abort');
     assert.deepEqual(await multipartKeys(client, bucket), [...keys].sort(), 'a dry run aborts nothing');
 
     const log = recordingLogger();
-    const run = await executePrune(client, bucket, 'p', await plan(later), { log });
+    const run = await executePrune(s3Repository({ client: client, bucket: bucket, prefix: 'p' }), await plan(later), { log });
     assert.equal(run.totals.uploadsAborted, 1);
     assert.equal(run.uploads.find((u) => u.key === dataKey('p', id))?.action, 'aborted');
     assert.ok(log.events.some((x) => x.event === 'prune.abort-upload' && x.fields['key'] === dataKey('p', id)));
@@ -319,8 +320,7 @@ function entry(ago: number, status: BackupStatus, opts: { lockedUntil?: Date | n
   if (status === 'deleted') versions = [version(dataKey('p', id), 'data', `x-${id}`, { deleteMarker: true, latest: true, size: undefined })];
   const lockedUntil = opts.lockedUntil === undefined ? new Date(NOW.getTime() - DAY) : opts.lockedUntil;
   return {
-    bucket: 'b',
-    prefix: 'p',
+    location: 's3://b/p',
     id,
     time,
     status,

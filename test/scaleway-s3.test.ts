@@ -2,6 +2,7 @@
  * The Scaleway source end to end: the local emulator serves a real pg_dump archive, copycat-db streams it into the
  * real radosgw with a verified lock and a manifest, and restores it into a real PostgreSQL.
  */
+import { s3Repository } from '../src/repository/s3-store.js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { backupToS3 } from '../src/s3/backup.js';
-import { listBackups } from '../src/s3/catalog/list.js';
-import { restoreFromS3 } from '../src/s3/restore.js';
+import { backup } from '../src/operations/backup.js';
+import { listBackups } from '../src/repository/index.js';
+import { restore } from '../src/operations/restore.js';
 import { scalewayRdb, type ScalewayRdbOptions } from '../src/sources/scaleway/index.js';
 import { bucketVersions, multipartKeys } from './helpers/backup-objects.js';
 import { runCli } from './helpers/cli.js';
@@ -60,21 +61,21 @@ function scwSource(over: Partial<ScalewayRdbOptions> = {}) {
 test('scw-export → zstd → encrypt → locked S3, and back into PostgreSQL: identical data', async () => {
   const bucket = await s3.createBucket({ objectLock: true });
   emu.faults.resetDownloadAfter(dump.length >> 1, 1);
-  const { manifest, stats } = await backupToS3({
-    client: s3.client, bucket, prefix: 'scw', source: scwSource(), sourceKind: 'scaleway-scw-export',
-    chain: { compression: 'zstd', level: 3, key }, retention: { mode: 'COMPLIANCE', days: 0.0002 },
-  });
+  const repository = s3Repository({ client: s3.client, bucket, prefix: 'scw', upload: { retention: { mode: 'COMPLIANCE', days: 0.0002 } } });
+  const { manifest: written, stats } = await backup({ source: scwSource(), chain: { compression: 'zstd', level: 3, key }, to: { repository } });
+  const manifest = written!;
+  assert.equal(manifest.source.kind, 'scaleway-scw-export');
   assert.equal(manifest.sha256.plaintext, createHash('sha256').update(dump).digest('hex'), 'the resumed download is byte-identical');
   assert.equal(manifest.dumpFormat, 'custom', 'the archive format was sniffed');
   // Without the backup's size (known only after the export) the plan would use its 16 MiB default part.
   assert.equal(stats.stages.at(-1)!.info!.partSize, 5 << 20, 'the upload was planned from the Scaleway backup size');
   assert.equal(manifest.source.database, 'app');
   assert.ok(emu.requests.some((r) => r.range), 'the reset download resumed with a Range request');
-  const [entry] = await listBackups(s3.client, bucket, 'scw');
+  const [entry] = await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: 'scw' }));
   assert.equal(entry!.status, 'complete');
 
   await pg.createDatabase('from_scaleway');
-  await restoreFromS3({ client: s3.client, bucket, prefix: 'scw', key, target: { database: 'from_scaleway', env: pg.env } });
+  await restore({ from: { repository }, key, into: { database: 'from_scaleway', env: pg.env } });
   assert.deepEqual(await digestDatabase(pg, 'from_scaleway'), source);
 });
 
@@ -84,11 +85,11 @@ test('a Scaleway wait that times out fails clearly and leaves nothing in the buc
   const slowProd = slow.addInstance({ name: 'production-db', databases: ['app'] }).id;
   try {
     await assert.rejects(
-      backupToS3({
-        client: s3.client, bucket, prefix: 'scw', sourceKind: 'scaleway-scw-export',
+      backup({
         source: scalewayRdb({ mode: 'scw-export', instanceId: slowProd, databaseName: 'app', env: { ...scwEnv(), SCW_API_URL: slow.url },
           pollInitialMs: 3, pollMaxMs: 15, waitTimeoutMs: 300 }),
-        chain: { compression: 'zstd', key }, retention: { mode: 'COMPLIANCE', days: 1 },
+        chain: { compression: 'zstd', key },
+        to: { repository: s3Repository({ client: s3.client, bucket, prefix: 'scw', upload: { retention: { mode: 'COMPLIANCE', days: 1 } } }) },
       }),
       (err: Error & { code?: string }) => err.code === 'SCALEWAY_TIMEOUT' && !err.message.includes(SECRET),
     );
@@ -111,7 +112,7 @@ test('CLI: backup --mode scw-export with SCW_* settings lands a complete backup;
   assert.equal(backup.code, 0, backup.stderr);
   assert.match(backup.stderr, /backup\.start source=scaleway-scw-export/);
   assert.ok(!backup.stderr.includes(SECRET), 'the Scaleway secret is never logged');
-  const [entry] = await listBackups(s3.client, bucket, 'cli');
+  const [entry] = await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: 'cli' }));
   assert.equal(entry!.manifest!.source.kind, 'scaleway-scw-export');
 
   const missing = await runCli(['backup', '--mode', 'snapshot-pgdump', '--to', `s3://${bucket}/cli`], { env: { ...env, SCW_RDB_INSTANCE_ID: '' } });

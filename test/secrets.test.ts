@@ -10,7 +10,7 @@ import { Redactor } from '../src/cli/logger.js';
 import { databaseTarget, parseConnectionString } from '../src/pg/conninfo.js';
 import { CopycatError } from '../src/errors.js';
 import { loadKeyFile } from '../src/key.js';
-import { parseManifest, type Manifest } from '../src/s3/catalog/manifest.js';
+import { parseManifest, type Manifest } from '../src/formats/manifest.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { seedVariedDatabase } from './helpers/fixtures.js';
 import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';

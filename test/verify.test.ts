@@ -1,3 +1,4 @@
+import { s3Repository } from '../src/repository/s3-store.js';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,13 +8,13 @@ import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { pipeline } from '../src/pipeline.js';
-import { backupToS3 } from '../src/s3/backup.js';
-import { listBackups } from '../src/s3/catalog/list.js';
-import { dataKey, manifestKey } from '../src/s3/catalog/layout.js';
-import type { Manifest } from '../src/s3/catalog/manifest.js';
+import { backup } from '../src/operations/backup.js';
+import { listBackups } from '../src/repository/index.js';
+import { dataKey, manifestKey } from '../src/repository/layout.js';
+import type { Manifest } from '../src/formats/manifest.js';
 import { parsePattern, pgDumpWithCensus } from '../src/sources/table-census.js';
 import type { SinkStage, SourceStage } from '../src/stage.js';
-import { verifyBackup, type VerifyReport } from '../src/verify/index.js';
+import { verify, type VerifyReport } from '../src/operations/verify/index.js';
 import { runCli } from './helpers/cli.js';
 import { seedVariedDatabase } from './helpers/fixtures.js';
 import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
@@ -65,7 +66,7 @@ before(async () => {
   bucket = await s3.createBucket({ objectLock: true });
   const backup = await runCli(['backup', '-d', 'app', '--to', `s3://${bucket}/app`, '--retain-days', '1', '--level', '1'], { env });
   assert.equal(backup.code, 0, backup.stderr);
-  const [entry] = await listBackups(s3.client, bucket, 'app');
+  const [entry] = await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: 'app' }));
   backupId = entry!.id;
 });
 
@@ -85,7 +86,7 @@ function put(objectKey: string, body: Buffer) {
 
 /** Copies the backup under another prefix: the same bytes (or one flipped bit), and a manifest edited by `edit`. */
 async function copyBackup(prefix: string, edit: (m: Manifest) => Manifest, corrupt = false): Promise<void> {
-  const [entry] = await listBackups(s3.client, bucket, 'app');
+  const [entry] = await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: 'app' }));
   const got = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: entry!.dataVersion!.key }));
   const bytes = Buffer.from(await got.Body!.transformToByteArray());
   if (corrupt) bytes[bytes.length >> 1]! ^= 0x20;
@@ -100,7 +101,7 @@ function tableChecks(report: VerifyReport): Record<string, string> {
 }
 
 test('backup to S3 records every table with its exact rows, in the dump\'s snapshot', async () => {
-  const [entry] = await listBackups(s3.client, bucket, 'app');
+  const [entry] = await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: 'app' }));
   assert.deepEqual(entry!.manifest!.tables, EXPECTED_TABLES);
 });
 
@@ -154,7 +155,7 @@ test('a manifest listing a table the archive lacks, or other row counts, fails w
 
 test('a corrupted object fails verify with the integrity error and restores nothing', async () => {
   await copyBackup('corrupt', (m) => m, true);
-  const report = await verifyBackup({ client: s3.client, bucket, prefix: 'corrupt', key, server: pg.env, checks: ['SELECT true'] });
+  const report = await verify({ repository: s3Repository({ client: s3.client, bucket, prefix: 'corrupt' }), key, server: pg.env, checks: ['SELECT true'] });
   assert.equal(report.ok, false);
   assert.equal(report.failures.length, 1, report.failures.join('\n'));
   assert.match(report.failures[0]!, /^stored object: .*chunk/i);
@@ -165,7 +166,7 @@ test('a corrupted object fails verify with the integrity error and restores noth
 
 test('without a table list in the manifest, the tables come from the archive\'s table of contents', async () => {
   await copyBackup('opaque', ({ tables: _tables, ...m }) => m);
-  const report = await verifyBackup({ client: s3.client, bucket, prefix: 'opaque', key, server: pg.env });
+  const report = await verify({ repository: s3Repository({ client: s3.client, bucket, prefix: 'opaque' }), key, server: pg.env });
   assert.equal(report.ok, true, report.failures.join('\n'));
   assert.equal(report.backup.tableList, 'archive');
   assert.match(report.checks.find((c) => c.name === 'tables')!.detail, /^no table list in the manifest: 7 tables with data in the archive's table of contents, 7 restored$/);
@@ -210,10 +211,10 @@ test('the census counts in the snapshot pg_dump dumps: rows committed after it a
       return stream;
     },
   };
-  const { manifest } = await backupToS3({ client: s3.client, bucket, prefix: 'race', source: racing, sourceKind: 'pg_dump',
-    chain: { compression: 'zstd', level: 1, key }, retention: { mode: 'COMPLIANCE', days: 0.0002 }, tables: census.tables });
-  assert.deepEqual(manifest.tables, EXPECTED_TABLES);
-  const report = await verifyBackup({ client: s3.client, bucket, prefix: 'race', key, server: pg.env, checks: ['SELECT count(*) = 0 FROM public.race'] });
+  const repository = s3Repository({ client: s3.client, bucket, prefix: 'race', upload: { retention: { mode: 'COMPLIANCE', days: 0.0002 } } });
+  const { manifest } = await backup({ source: racing, chain: { compression: 'zstd', level: 1, key }, to: { repository } });
+  assert.deepEqual(manifest!.tables, EXPECTED_TABLES);
+  const report = await verify({ repository, key, server: pg.env, checks: ['SELECT count(*) = 0 FROM public.race'] });
   assert.equal(report.ok, true, report.failures.join('\n'));
   await pg.query('TRUNCATE public.race', 'app');
 });
@@ -237,9 +238,9 @@ test('the census follows pg_dump\'s table selection arguments', async () => {
 });
 
 test('a key that is not the backup\'s is refused before any database is created', async () => {
-  await assert.rejects(verifyBackup({ client: s3.client, bucket, prefix: 'app', key: randomBytes(32), server: pg.env }),
+  await assert.rejects(verify({ repository: s3Repository({ client: s3.client, bucket, prefix: 'app' }), key: randomBytes(32), server: pg.env }),
     (err: Error & { code?: string }) => err.code === 'WRONG_KEY');
-  await assert.rejects(verifyBackup({ client: s3.client, bucket, prefix: 'app', server: pg.env }),
+  await assert.rejects(verify({ repository: s3Repository({ client: s3.client, bucket, prefix: 'app' }), server: pg.env }),
     (err: Error & { code?: string }) => err.code === 'KEY_MISSING');
   assert.deepEqual(await scratchDatabases(), []);
   assert.ok(readFileSync(keyFile).equals(key));
@@ -254,7 +255,7 @@ test('an abort mid-restore stops the drill, still drops the scratch database, an
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   })();
-  await assert.rejects(verifyBackup({ client: s3.client, bucket, prefix: 'app', key, server: pg.env }, { signal: controller.signal }),
+  await assert.rejects(verify({ repository: s3Repository({ client: s3.client, bucket, prefix: 'app' }), key, server: pg.env }, { signal: controller.signal }),
     /stop the drill/);
   await watching;
   assert.deepEqual(await scratchDatabases(), []);

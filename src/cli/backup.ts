@@ -1,17 +1,16 @@
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { backupTransforms, type ChainOptions } from '../chain.js';
+import type { ChainOptions } from '../chain.js';
 import { parseLocation } from '../location.js';
-import { pipeline } from '../pipeline.js';
+import { backup } from '../operations/backup.js';
 import { fileSink } from '../sinks/file.js';
 import { stdoutSink } from '../sinks/stdout.js';
-import type { SinkStage } from '../stage.js';
-import { pruneBackups } from './prune.js';
+import { pruneRepository } from './prune.js';
+import { openRepository } from './repository.js';
 import { action, type ActionContext } from './run.js';
-import { addPruneOptions, addS3ConnectionOptions, addS3UploadOptions, s3ClientFromFlags, type PruneFlags, type S3ConnectionFlags, type S3UploadFlags } from './s3-options.js';
+import { addPruneOptions, addS3ConnectionOptions, addS3UploadOptions, type PruneFlags, type S3ConnectionFlags, type S3UploadFlags } from './s3-options.js';
 import { addChainOptions, chainOptions, integer, type ChainFlags } from './shared.js';
 import { addSourceOptions, backupSource, type ChosenSource, type SourceFlags } from './source-options.js';
-import { summarize } from './summary.js';
 
 interface BackupFlags extends ChainFlags, S3ConnectionFlags, S3UploadFlags, PruneFlags, SourceFlags {
   to: string;
@@ -37,30 +36,22 @@ export function backupCommand(program: Command): void {
   command.action(action(async (ctx, flags: BackupFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once, then the destination's lock
     const chain = await chainOptions(flags);
-    const chosen = await backupSource(flags, parseLocation(flags.to).kind === 's3');
+    const location = parseLocation(flags.to);
+    const chosen = await backupSource(flags, location.kind === 's3' || location.kind === 'dir');
     // chosen.database: the name only, as --database may be a connection string with a password.
     ctx.log.log('info', 'backup.start', { source: chosen.kind, database: chosen.database, to: flags.to, compression: flags.compression, encrypted: !!chain.key });
-    await backup(ctx, flags, chosen, chain);
+    await backupTo(ctx, flags, chosen, chain);
   }));
 }
 
-async function backup(ctx: ActionContext, flags: BackupFlags, { source, kind: sourceKind, tables }: ChosenSource, chain: ChainOptions): Promise<void> {
+async function backupTo(ctx: ActionContext, flags: BackupFlags, { source }: ChosenSource, chain: ChainOptions): Promise<void> {
   const location = parseLocation(flags.to);
-  if (location.kind !== 's3') {
-    const sink: SinkStage = location.kind === 'file' ? fileSink(location.path) : stdoutSink();
-    const stats = await pipeline(source).through(...backupTransforms(chain)).to(sink).run(ctx);
-    ctx.done('backup.done', summarize(stats, 'backup'));
+  if (location.kind === 'file' || location.kind === 'stdio') {
+    const { summary } = await backup({ source, chain, to: { sink: location.kind === 'file' ? fileSink(location.path) : stdoutSink() } }, ctx);
+    ctx.done('backup.done', summary);
     return;
   }
-  const client = await s3ClientFromFlags(flags);
-  const { backupToS3 } = await import('../s3/backup.js');
-  const { manifest, stats } = await backupToS3({
-    client,
-    bucket: location.bucket,
-    prefix: location.prefix,
-    source,
-    sourceKind,
-    chain,
+  const repository = await openRepository(flags.to, 'backup', flags, {
     retention: { mode: flags.lockMode, days: flags.retainDays },
     allowUnlocked: flags.allowUnlocked,
     expectedSize: flags.expectedSize,
@@ -68,13 +59,13 @@ async function backup(ctx: ActionContext, flags: BackupFlags, { source, kind: so
     partSize: flags.partSize,
     concurrency: flags.concurrency,
     checksum: flags.checksum,
-    tables,
-  }, ctx);
-  ctx.done('backup.done', summarize(stats, 'backup'), {
-    id: manifest.id,
-    key: manifest.object.key,
-    version: manifest.object.versionId,
-    locked_until: manifest.object.retention?.retainUntil ?? 'not locked',
   });
-  if (flags.prune) await pruneBackups(ctx, client, location.bucket, location.prefix, flags, false);
+  const { manifest, summary } = await backup({ source, chain, to: { repository } }, ctx);
+  ctx.done('backup.done', summary, {
+    id: manifest!.id,
+    key: manifest!.object.key,
+    version: manifest!.object.versionId,
+    locked_until: manifest!.object.retention?.retainUntil ?? 'not locked',
+  });
+  if (flags.prune) await pruneRepository(ctx, repository, flags, false);
 }

@@ -1,16 +1,14 @@
 import { Option, type Command } from 'commander';
-import { restoreTransforms } from '../chain.js';
 import { databaseTarget } from '../pg/conninfo.js';
 import { loadKeyFile } from '../key.js';
 import { parseLocation } from '../location.js';
-import { pipeline } from '../pipeline.js';
-import { restoreSink } from '../sinks/restore.js';
+import { restore } from '../operations/restore.js';
 import { fileSource } from '../sources/file.js';
 import { stdinSource } from '../sources/stdin.js';
+import { openRepository } from './repository.js';
 import { action } from './run.js';
-import { addS3ConnectionOptions, s3ClientFromFlags, type S3ConnectionFlags } from './s3-options.js';
+import { addS3ConnectionOptions, type S3ConnectionFlags } from './s3-options.js';
 import { addChainOptions, chainOptions, integer, type ChainFlags } from './shared.js';
-import { summarize } from './summary.js';
 
 interface RestoreFlags extends ChainFlags, S3ConnectionFlags {
   from: string;
@@ -38,24 +36,18 @@ export function restoreCommand(program: Command): void {
     // --to-database may be a connection string: its parts (password included) reach pg_restore, psql and the parallel
     // restore's connections as PG* variables, never argv; logs get the database name alone.
     const { database, env } = databaseTarget(flags.toDatabase, {}, '--to-database');
-    const target = { database: database ?? flags.toDatabase, env, create: flags.create, jobs: flags.jobs };
-    ctx.log.log('info', 'restore.start', { from: flags.from, database: target.database });
-    if (location.kind === 's3') {
+    const into = { database: database ?? flags.toDatabase, env, create: flags.create, jobs: flags.jobs };
+    ctx.log.log('info', 'restore.start', { from: flags.from, database: into.database });
+    if (location.kind === 's3' || location.kind === 'dir') {
       // The manifest says how the backup was compressed and which key encrypted it; only the key comes from here.
       const key = flags.keyFile ? await loadKeyFile(flags.keyFile) : undefined;
-      const { restoreFromS3 } = await import('../s3/restore.js');
-      const { manifest, stats } = await restoreFromS3({ client: await s3ClientFromFlags(flags), ...location, backupId: flags.backup, key, target }, ctx);
-      ctx.done('restore.done', summarize(stats, 'restore'), { id: manifest.id });
+      const repository = await openRepository(flags.from, 'restore', flags);
+      const { manifest, summary } = await restore({ from: { repository, backupId: flags.backup }, key, into }, ctx);
+      ctx.done('restore.done', summary, { id: manifest!.id });
       return;
     }
-    const chain = await chainOptions(flags);
-    if (!chain.key && chain.compression === 'none') {
-      // Nothing in such a stream can tell a damaged byte from a good one: say so rather than imply it was checked.
-      ctx.log.log('warn', 'restore.unverified', { reason: 'neither encrypted nor compressed and without a manifest: ' +
-        'the stream carries no checksum, so damage inside it cannot be detected (its end still is)' });
-    }
-    const source = location.kind === 'file' ? fileSource(location.path) : stdinSource();
-    const stats = await pipeline(source).through(...restoreTransforms(chain)).to(restoreSink(target)).run(ctx);
-    ctx.done('restore.done', summarize(stats, 'restore'));
+    const stream = location.kind === 'file' ? fileSource(location.path) : stdinSource();
+    const { summary } = await restore({ from: { stream, chain: await chainOptions(flags) }, into }, ctx);
+    ctx.done('restore.done', summary);
   }));
 }

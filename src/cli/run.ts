@@ -9,7 +9,7 @@ import { acquireLock, type DestinationLock } from './lock.js';
 import { createLogger, isLogFormat, isLogLevel, Redactor, stderrLines, stdoutLines, type LineSink, type LogFormat } from './logger.js';
 import { writeMetricsFile } from './metrics.js';
 import { PROGRESS_REDRAW_MS, ProgressBar } from './progress.js';
-import type { RunSummary } from './summary.js';
+import type { RunSummary } from '../operations/summary.js';
 
 export interface ActionContext {
   /** Aborted on SIGINT/SIGTERM, so every stage stops, children are killed and partial output is removed. */

@@ -2,7 +2,6 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { databaseTarget, isConnectionString } from '../pg/conninfo.js';
 import { CopycatError } from '../errors.js';
 import { integer } from './shared.js';
-import type { S3BackupOptions } from '../s3/backup.js';
 import { pgDump } from '../sources/pg-dump.js';
 import { pgParallel } from '../sources/pg-parallel/index.js';
 import { BACKUP_MODES, defaultMode, type BackupMode } from '../sources/scaleway/modes.js';
@@ -40,7 +39,7 @@ export interface ChosenSource {
   /** The database name alone (never a connection string, which may hold a password): what logs may show. */
   readonly database?: string;
   /** Exact table rows for the manifest, where the source can count them (see S3BackupOptions.tables). */
-  readonly tables?: S3BackupOptions['tables'];
+  readonly tables?: () => Promise<readonly { name: string; rows: number; bytes?: number }[] | undefined>;
 }
 
 /**

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { CopycatError, describeError } from '../errors.js';
 import { loadKeyFile } from '../key.js';
-import { s3Location } from './prune.js';
+import { openRepository } from './repository.js';
 import { action } from './run.js';
-import { addS3ConnectionOptions, s3ClientFromFlags, type S3ConnectionFlags } from './s3-options.js';
+import { addS3ConnectionOptions, type S3ConnectionFlags } from './s3-options.js';
 
 interface VerifyFlags extends S3ConnectionFlags {
   from: string;
@@ -27,7 +27,7 @@ export function verifyCommand(program: Command): void {
   const command = program
     .command('verify')
     .description('restore drill: restore a backup into a scratch database, check digests, tables and row counts, run scrub SQL and checks, then drop it')
-    .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX (required)').env('COPYCAT_DESTINATION'))
+    .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX or file:DIR (required)').env('COPYCAT_DESTINATION'))
     .option('--backup <id>', 'the backup to verify (from copycat-db list); default: the latest complete one')
     .addOption(new Option('--key-file <path>', 'file with the 32-byte encryption key (needed when the backup is encrypted)').env('COPYCAT_KEY_FILE'))
     .option('--scratch-database <name>', 'database to create and restore into (default: copycat_verify_<backup id>); never an existing one')
@@ -41,7 +41,6 @@ export function verifyCommand(program: Command): void {
     .option('--json', 'print the report as one JSON object');
   addS3ConnectionOptions(command).action(action(async (ctx, flags: VerifyFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once
-    const { bucket, prefix } = s3Location(flags.from);
     const key = flags.keyFile ? await loadKeyFile(flags.keyFile) : undefined;
     const scrubFiles = await Promise.all((flags.scrubFile ?? []).map(async (path) => {
       try {
@@ -50,11 +49,9 @@ export function verifyCommand(program: Command): void {
         throw new CopycatError('FILE_MISSING', `cannot read --scrub-file ${path}: ${describeError(err)}`, { cause: err });
       }
     }));
-    const { formatVerifyReport, verifyBackup } = await import('../verify/index.js');
-    const report = await verifyBackup({
-      client: await s3ClientFromFlags(flags),
-      bucket,
-      prefix,
+    const { formatVerifyReport, verify } = await import('../operations/verify/index.js');
+    const report = await verify({
+      repository: await openRepository(flags.from, 'verify', flags),
       backupId: flags.backup,
       key,
       server: process.env,

@@ -8,8 +8,8 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { dataKey, manifestKey, newBackupId } from '../../src/s3/catalog/layout.js';
-import { MANIFEST_FORMAT_VERSION, type Manifest } from '../../src/s3/catalog/manifest.js';
+import { dataKey, manifestKey, newBackupId } from '../../src/repository/layout.js';
+import { MANIFEST_FORMAT_VERSION, type Manifest } from '../../src/formats/manifest.js';
 
 export type LockMode = 'COMPLIANCE' | 'GOVERNANCE';
 

@@ -1,4 +1,4 @@
-import type { Manifest } from '../s3/catalog/manifest.js';
+import type { Manifest } from '../../formats/manifest.js';
 
 export type CheckStatus = 'ok' | 'failed' | 'skipped';
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { CopycatError, describeError } from '../errors.js';
-import { pgClient } from '../pg/client.js';
-import { quoteIdent, quoteLiteral } from '../pg/quote.js';
+import { CopycatError, describeError } from '../../errors.js';
+import { pgClient } from '../../pg/client.js';
+import { quoteIdent, quoteLiteral } from '../../pg/quote.js';
 
 /** The start of the comment on every database verify creates: `--replace` drops only databases that carry it. */
 const SCRATCH_COMMENT = 'copycat-db verify scratch database';

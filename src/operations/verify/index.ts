@@ -1,14 +1,13 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import { describeError } from '../errors.js';
-import { silentLogger } from '../log.js';
-import { libpqEnv, pgClient } from '../pg/client.js';
-import type { RunOptions, RunStats } from '../pipeline.js';
-import { describeLocation } from '../s3/catalog/list.js';
-import { chooseBackup } from '../s3/restore.js';
-import type { TableOfContents } from '../sinks/table-of-contents.js';
+import { describeError } from '../../errors.js';
+import { silentLogger } from '../../log.js';
+import { libpqEnv, pgClient } from '../../pg/client.js';
+import type { RunOptions, RunStats } from '../../pipeline.js';
+import { chooseBackup, type Repository } from '../../repository/index.js';
+import type { TableOfContents } from '../../sinks/table-of-contents.js';
+import { keyForManifest } from '../restore.js';
 import { scrub, userChecks } from './checks.js';
 import { failureLines, ms, type VerifyCheck, type VerifyReport } from './report.js';
-import { keyFor, readTableOfContents, restore } from './restore.js';
+import { readTableOfContents, restore } from './restore.js';
 import { checkScratchName, createScratch, dropScratch, scratchDatabaseName } from './scratch.js';
 import { checkTables } from './tables.js';
 
@@ -16,9 +15,7 @@ export { checkLabel, formatVerifyReport, type CheckStatus, type VerifyCheck, typ
 export { scratchDatabaseName } from './scratch.js';
 
 export interface VerifyOptions {
-  readonly client: S3Client;
-  readonly bucket: string;
-  readonly prefix: string;
+  readonly repository: Repository;
   /** A backup id from `copycat-db list`; the latest complete backup when absent. */
   readonly backupId?: string;
   /** Required when the manifest says the backup is encrypted. */
@@ -52,14 +49,14 @@ export interface VerifyOptions {
  * it. Every later failure is a failed check in the report (`ok: false`); an abort through `run.signal` cleans up
  * and then rejects with its reason.
  */
-export async function verifyBackup(opts: VerifyOptions, run: RunOptions = {}): Promise<VerifyReport> {
+export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise<VerifyReport> {
   const started = performance.now();
   const log = run.log ?? silentLogger;
   const server = libpqEnv(opts.server);
   const maintenance = opts.maintenanceDatabase ?? 'postgres';
-  const entry = await chooseBackup(opts.client, opts.bucket, opts.prefix, opts.backupId, run.signal);
+  const entry = await chooseBackup(opts.repository, opts.backupId, run.signal);
   const manifest = entry.manifest!;
-  const key = keyFor(manifest, opts.key);
+  const key = keyForManifest(manifest, opts.key);
   const scratch = opts.scratchDatabase ?? scratchDatabaseName(entry.id);
   checkScratchName(scratch, maintenance);
   const where = `${server.PGHOST ?? 'localhost'}:${server.PGPORT ?? '5432'}`;
@@ -136,7 +133,7 @@ export async function verifyBackup(opts: VerifyOptions, run: RunOptions = {}): P
     ok: failures.length === 0,
     backup: {
       id: entry.id,
-      location: describeLocation(opts.bucket, opts.prefix),
+      location: opts.repository.location,
       key: manifest.object.key,
       versionId: manifest.object.versionId,
       startedAt: manifest.startedAt,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { describeError } from '../errors.js';
+import { describeError } from '../../errors.js';
 import { ms, type VerifyCheck } from './report.js';
 
 /** Scrub statements in order, each committed on its own; the first failure skips the rest. */

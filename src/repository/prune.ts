@@ -1,31 +1,22 @@
-import {
-  DeleteObjectCommand,
-  ListMultipartUploadsCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { CopycatError, describeError } from '../../errors.js';
-import { silentLogger, type LogFields, type Logger } from '../../log.js';
-import { abortMultipartUpload, describeS3Error, s3ErrorName } from '../driver/errors.js';
-import {
-  describeLocation,
-  getVersionRetention,
-  mapLimit,
-  type BackupEntry,
-  type BackupLock,
-  type BackupStatus,
-} from './list.js';
+import { CopycatError, describeError } from '../errors.js';
+import { silentLogger, type LogFields, type Logger } from '../log.js';
+import { mapLimit, type BackupEntry, type BackupStatus } from './catalog.js';
+import type { Repository } from './index.js';
 import { listPrefix, parseKey } from './layout.js';
+import type { VersionLock } from './store.js';
 
 /*
  * Prune. A locked bucket is versioned: deleting a key only adds a delete marker and frees nothing, so prune deletes
- * object *versions* (DeleteObject with VersionId), and the server refuses those while their retention lasts.
+ * object *versions* (DeleteObject with VersionId), and the server refuses those while their retention lasts. A
+ * directory repository has one version per file and no lock: the same rules apply, with nothing to refuse them.
  *
  * A backup's versions go only when (a) it is older than olderThanDays, (b) it is not among the newest keepLast
  * complete backups (whatever their age), and (c) the retention of every version has passed. A backup's age is the
  * time in its id (the same instant as the manifest's startedAt), never LastModified: a copy or re-upload moves
  * LastModified, and tests can make old backups by choosing the id.
  * Also removed: delete markers (clutter: the catalog ignores them, see BackupStatus), data objects without a manifest
- * older than a day (uploads that never finished), and multipart uploads of backup keys started more than a day ago.
+ * older than a day (uploads that never finished), and unfinished writes of backup keys (S3 multipart uploads,
+ * .partial files) started more than a day ago.
  * Other backups that are not complete (unreadable manifest, orphan manifest) follow the olderThanDays rule: an
  * unreadable manifest is no proof that the upload failed. A backup that goes loses every version of its two keys,
  * including versions someone else wrote over them. Only keys that parseKey accepts under the prefix are touched: never
@@ -103,6 +94,7 @@ export interface PruneOutcome {
 
 export interface UploadOutcome {
   readonly key: string;
+  /** The S3 upload id, or the partial file's name. */
   readonly uploadId: string;
   readonly initiated: Date | undefined;
   readonly action: 'aborted' | 'would-abort' | 'kept';
@@ -110,15 +102,15 @@ export interface UploadOutcome {
 }
 
 export interface PruneReport {
-  readonly bucket: string;
-  readonly prefix: string;
+  /** The repository: s3://bucket/prefix or file:/dir. */
+  readonly location: string;
   readonly dryRun: boolean;
   readonly now: Date;
   readonly olderThanDays: number;
   readonly keepLast: number;
   /** One outcome per backup, oldest first. */
   readonly backups: readonly PruneOutcome[];
-  /** Multipart uploads found under the prefix. */
+  /** Unfinished writes found under the prefix (S3 multipart uploads, .partial files). */
   readonly uploads: readonly UploadOutcome[];
   /** In a dry run, what would be deleted or aborted. */
   readonly totals: {
@@ -245,13 +237,8 @@ function assertOurs(prefix: string, d: PruneDecision): void {
  * "locked until …" when the version's known retention still holds now, and an error otherwise (a legal hold, or
  * credentials without s3:DeleteObjectVersion), so that such a prune fails instead of quietly keeping everything.
  */
-export async function executePrune(
-  client: S3Client,
-  bucket: string,
-  prefix: string,
-  plan: PrunePlan,
-  options: ExecutePruneOptions = {},
-): Promise<PruneReport> {
+export async function executePrune(repo: Repository, plan: PrunePlan, options: ExecutePruneOptions = {}): Promise<PruneReport> {
+  const { store, prefix } = repo;
   const dryRun = options.dryRun ?? false;
   const log = options.log ?? silentLogger;
   const { signal } = options;
@@ -259,9 +246,7 @@ export async function executePrune(
   const errors: string[] = [];
   for (const d of plan.decisions) assertOurs(prefix, d);
 
-  const deleteVersion = async (v: PlannedVersion): Promise<void> => {
-    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: v.key, VersionId: v.versionId }), { abortSignal: signal });
-  };
+  const deleteVersion = (v: PlannedVersion): Promise<void> => store.deleteVersion(v.key, v.versionId, signal);
   /** Deletes markers one by one; returns how many went. Failures are recorded, not thrown. */
   const deleteMarkers = async (id: string, markers: readonly PlannedVersion[]): Promise<number> => {
     let n = 0;
@@ -275,7 +260,7 @@ export async function executePrune(
         n++;
       } catch (err) {
         signal?.throwIfAborted();
-        errors.push(`backup ${id}: deleting delete marker ${m.versionId} of ${m.key} failed: ${describeS3Error(err)}`);
+        errors.push(`backup ${id}: deleting delete marker ${m.versionId} of ${m.key} failed: ${describeError(err)}`);
       }
     }
     return n;
@@ -295,11 +280,11 @@ export async function executePrune(
     // Before deleting anything, ask the server for the retention of every version: the manifest records the data
     // version's retention when it was written, but a retention can be extended since, and the manifest objects and
     // other versions have their own. A backup is deleted whole or not at all, as far as the locks can tell.
-    const locks = new Map<PlannedVersion, BackupLock>();
+    const locks = new Map<PlannedVersion, VersionLock>();
     let lockedUntil: Date | undefined;
     let anyRetention = false;
     for (const v of d.versions) {
-      const lock = await getVersionRetention(client, bucket, v.key, v.versionId, signal);
+      const lock = await store.lockOf(v.key, v.versionId, signal);
       locks.set(v, lock);
       if (lock.kind === 'retention') {
         anyRetention = true;
@@ -336,15 +321,16 @@ export async function executePrune(
         const until = known?.kind === 'retention' ? known.until : known?.kind === 'unknown' ? v.lockedUntil ?? undefined : undefined;
         // The server judges retention by its own clock, which may be behind plan.now (or this machine's clock):
         // a refusal of a version whose known retention still holds right now is the lock, not a failure.
-        if (s3ErrorName(err) === 'AccessDenied' && until && until.getTime() > Date.now()) {
+        const refused = err instanceof CopycatError && err.detail?.refused === true;
+        if (refused && until && until.getTime() > Date.now()) {
           const rest = skipped ? `; ${plural(skipped, 'other version')} not tried` : '';
           return keep(`locked until ${until.toISOString()} (the server refused the deletion${rest})${before}`, until, deleted);
         }
-        const why = s3ErrorName(err) !== 'AccessDenied' ? ''
+        const why = !refused ? ''
           : until ? ` although its retention passed at ${until.toISOString()} (a legal hold? credentials without s3:DeleteObjectVersion?)`
           : known?.kind === 'unknown' ? ` and its retention is unknown (${known.reason})`
           : ' although it has no retention (credentials without s3:DeleteObjectVersion?)';
-        const message = `deleting version ${v.versionId} of ${v.key} failed: ${describeS3Error(err)}${why}; ${plural(skipped, 'other version')} of the backup skipped${before}`;
+        const message = `deleting version ${v.versionId} of ${v.key} failed: ${describeError(err)}${why}; ${plural(skipped, 'other version')} of the backup skipped${before}`;
         errors.push(`backup ${d.id}: ${message}`);
         log.log('warn', 'prune.error', defined({ id: d.id, key: v.key, versionId: v.versionId, error: message }));
         return keep(`failed: ${message}`, d.lockedUntil, deleted);
@@ -362,7 +348,7 @@ export async function executePrune(
     } catch (err) {
       signal?.throwIfAborted();
       // GetObjectRetention failing for other reasons than a lock: report, keep, go on with the others.
-      const why = err instanceof CopycatError ? describeError(err) : describeS3Error(err);
+      const why = describeError(err);
       errors.push(`backup ${d.id}: ${why}`);
       log.log('warn', 'prune.error', defined({ id: d.id, error: why }));
       const reason = `failed: ${why}`;
@@ -371,11 +357,10 @@ export async function executePrune(
     }
   });
 
-  const uploads = await pruneUploads(client, bucket, prefix, now, dryRun, log, errors, signal);
+  const uploads = await prunePending(repo, now, dryRun, log, errors, signal);
 
   const report: PruneReport = {
-    bucket,
-    prefix: listPrefix(prefix).replace(/\/$/, ''),
+    location: repo.location,
     dryRun,
     now,
     olderThanDays: plan.olderThanDays,
@@ -391,71 +376,52 @@ export async function executePrune(
     },
     errors,
   };
-  log.log(errors.length ? 'warn' : 'info', 'prune.done', { location: describeLocation(bucket, prefix), dryRun, ...report.totals, errors: errors.length });
+  log.log(errors.length ? 'warn' : 'info', 'prune.done', { location: repo.location, dryRun, ...report.totals, errors: errors.length });
   return report;
 }
 
-/** Aborts multipart uploads of backup keys under the prefix started more than a day before `now`. */
-async function pruneUploads(
-  client: S3Client,
-  bucket: string,
-  prefix: string,
+/** Removes unfinished writes of backup keys under the prefix started more than a day before `now`. */
+async function prunePending(
+  repo: Repository,
   now: Date,
   dryRun: boolean,
   log: Logger,
   errors: string[],
   signal: AbortSignal | undefined,
 ): Promise<UploadOutcome[]> {
+  let pending;
+  try {
+    pending = await repo.store.listPending(listPrefix(repo.prefix), signal);
+  } catch (err) {
+    signal?.throwIfAborted();
+    errors.push(describeError(err));
+    log.log('warn', 'prune.error', defined({ error: describeError(err) }));
+    return [];
+  }
   const out: UploadOutcome[] = [];
-  const base = listPrefix(prefix);
-  let keyMarker: string | undefined;
-  let uploadIdMarker: string | undefined;
-  for (;;) {
-    let page;
-    try {
-      page = await client.send(
-        new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: base || undefined, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
-        { abortSignal: signal },
-      );
-    } catch (err) {
-      signal?.throwIfAborted();
-      errors.push(`listing multipart uploads under ${describeLocation(bucket, prefix)} failed: ${describeS3Error(err)}`);
-      log.log('warn', 'prune.error', defined({ error: describeS3Error(err) }));
-      return out;
-    }
-    for (const u of page.Uploads ?? []) {
-      if (!u.Key || !u.UploadId) continue;
-      const key = u.Key;
-      const uploadId = u.UploadId;
-      const initiated = u.Initiated ? new Date(u.Initiated) : undefined;
-      const record = (action: UploadOutcome['action'], reason: string): void => {
-        out.push({ key, uploadId, initiated, action, reason });
-        log.log('info', action === 'kept' ? 'prune.keep-upload' : 'prune.abort-upload', defined({ key, uploadId, initiated: initiated?.toISOString(), reason, dryRun }));
-      };
-      if (!parseKey(prefix, key)) {
-        record('kept', 'not a backup key: left alone');
-      } else if (!initiated) {
-        record('kept', 'the server gave no start time');
-      } else if (initiated.getTime() > now.getTime() - INCOMPLETE_GRACE_MS) {
-        record('kept', 'started less than a day ago (may still be running)');
-      } else if (dryRun) {
-        record('would-abort', 'started more than a day ago');
-      } else {
-        try {
-          // An upload already gone counts as aborted.
-          await abortMultipartUpload(client, bucket, key, uploadId, { signal });
-          record('aborted', 'started more than a day ago');
-        } catch (err) {
-          signal?.throwIfAborted();
-          errors.push(`aborting multipart upload ${uploadId} of ${key} failed: ${describeS3Error(err)}`);
-          record('kept', `failed: ${describeS3Error(err)}`);
-        }
+  for (const p of pending) {
+    const record = (action: UploadOutcome['action'], reason: string): void => {
+      out.push({ key: p.key, uploadId: p.id, initiated: p.started, action, reason });
+      log.log('info', action === 'kept' ? 'prune.keep-upload' : 'prune.abort-upload', defined({ key: p.key, uploadId: p.id, initiated: p.started?.toISOString(), reason, dryRun }));
+    };
+    if (!parseKey(repo.prefix, p.key)) {
+      record('kept', 'not a backup key: left alone');
+    } else if (!p.started) {
+      record('kept', 'the server gave no start time');
+    } else if (p.started.getTime() > now.getTime() - INCOMPLETE_GRACE_MS) {
+      record('kept', 'started less than a day ago (may still be running)');
+    } else if (dryRun) {
+      record('would-abort', 'started more than a day ago');
+    } else {
+      try {
+        await repo.store.removePending(p, signal);
+        record('aborted', 'started more than a day ago');
+      } catch (err) {
+        signal?.throwIfAborted();
+        errors.push(`aborting unfinished write ${p.id} of ${p.key} failed: ${describeError(err)}`);
+        record('kept', `failed: ${describeError(err)}`);
       }
     }
-    if (!page.IsTruncated) break;
-    if (!page.NextKeyMarker && !page.NextUploadIdMarker) break;
-    keyMarker = page.NextKeyMarker;
-    uploadIdMarker = page.NextUploadIdMarker;
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { countSql, USER_TABLES_SQL } from '../pg/catalog.js';
-import type { Manifest } from '../s3/catalog/manifest.js';
-import type { TableOfContents } from '../sinks/table-of-contents.js';
+import { countSql, USER_TABLES_SQL } from '../../pg/catalog.js';
+import type { Manifest } from '../../formats/manifest.js';
+import type { TableOfContents } from '../../sinks/table-of-contents.js';
 import type { VerifyCheck } from './report.js';
 
 interface RestoredTable {

@@ -1,14 +1,9 @@
-import {
-  GetObjectCommand,
-  ListObjectVersionsCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { CopycatError, describeError } from '../../errors.js';
-import { describeS3Error, s3ErrorName } from '../driver/errors.js';
+import { CopycatError, describeError } from '../errors.js';
+import { MAX_MANIFEST_BYTES, parseManifest, type Manifest } from '../formats/manifest.js';
+import { formatBytes } from '../units.js';
+import type { Repository } from './index.js';
 import { isBackupId, listPrefix, parseKey } from './layout.js';
-import { MAX_MANIFEST_BYTES, parseManifest, type Manifest } from './manifest.js';
-import { readRetention } from '../driver/retention.js';
-import { formatBytes } from '../../units.js';
+import type { StoredVersion } from './store.js';
 
 /**
  * What a listing knows about one backup id. A locked bucket is versioned, and anyone who may write can add a newer
@@ -26,18 +21,9 @@ import { formatBytes } from '../../units.js';
  */
 export type BackupStatus = 'complete' | 'incomplete' | 'orphan-manifest' | 'deleted';
 
-/** One entry of ListObjectVersions: an object version or a delete marker. */
-export interface ObjectVersion {
-  readonly key: string;
+/** One version (or delete marker) of a backup's data or manifest key. */
+export interface ObjectVersion extends StoredVersion {
   readonly kind: 'data' | 'manifest';
-  /** 'null' for objects written while versioning was off. */
-  readonly versionId: string;
-  readonly deleteMarker: boolean;
-  /** The key's current version (IsLatest). */
-  readonly latest: boolean;
-  readonly lastModified: Date | undefined;
-  /** Bytes stored; undefined for delete markers. */
-  readonly size: number | undefined;
 }
 
 /**
@@ -55,9 +41,8 @@ export type BackupLock =
   | { readonly kind: 'unknown'; readonly reason: string };
 
 export interface BackupEntry {
-  readonly bucket: string;
-  /** The prefix without trailing slash ('' for the bucket's root). */
-  readonly prefix: string;
+  /** The repository: s3://bucket/prefix or file:/dir. */
+  readonly location: string;
   readonly id: string;
   /**
    * When the backup was taken: the timestamp in its id (the same instant as the manifest's startedAt). Never the
@@ -87,7 +72,7 @@ export interface BackupEntry {
   readonly plaintextSize: number | undefined;
   /** Plaintext size / stored size, from the manifest. */
   readonly compressionRatio: number | undefined;
-  /** Retention of the data version: the manifest's object.retention, else GetObjectRetention on that version. */
+  /** Retention of the data version: the manifest's object.retention, else what the store reports for that version. */
   readonly lock: BackupLock;
   /** `lock.until` when there is a retention (possibly already passed). */
   readonly lockedUntil: Date | undefined;
@@ -99,18 +84,10 @@ export interface BackupEntry {
 }
 
 export interface ListBackupsOptions {
-  /** MaxKeys per ListObjectVersions page (the server's default, 1000, when unset). */
-  readonly pageSize?: number;
-  /** Parallel GetObject / GetObjectRetention requests (default 8). */
+  /** Manifest reads and lock lookups in flight (default 8). */
   readonly concurrency?: number;
   /** Stops the listing (SIGTERM): every request is cancelled and the signal's reason is thrown. */
   readonly signal?: AbortSignal;
-}
-
-/** s3://bucket/prefix (s3://bucket for the bucket's root), for messages. */
-export function describeLocation(bucket: string, prefix: string): string {
-  const p = listPrefix(prefix).replace(/\/$/, '');
-  return p ? `s3://${bucket}/${p}` : `s3://${bucket}`;
 }
 
 /** The instant encoded in a backup id (YYYYMMDDTHHMMSSZ-xxxx). */
@@ -119,32 +96,6 @@ export function backupTime(id: string): Date {
   if (!m || !isBackupId(id)) throw new CopycatError('BACKUP_ID_INVALID', `${id} is not a backup id (like 20250101T120000Z-ab12): run copycat-db list`);
   const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
   return new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-}
-
-const NOT_FOUND = new Set(['NoSuchKey', 'NoSuchVersion', 'NotFound']);
-
-/**
- * Retention of one object version, asked of the server. A bucket without Object Lock answers InvalidRequest: no
- * retention. AccessDenied (no s3:GetObjectRetention permission) or a vanished version: unknown.
- */
-export async function getVersionRetention(
-  client: S3Client, bucket: string, key: string, versionId: string, signal?: AbortSignal,
-): Promise<BackupLock> {
-  try {
-    const found = await readRetention(client, bucket, key, versionId, signal);
-    return found ? { kind: 'retention', mode: found.mode, until: found.retainUntil, source: 'server' } : { kind: 'none', source: 'server' };
-  } catch (err) {
-    signal?.throwIfAborted();
-    const name = s3ErrorName(err);
-    if (name === 'InvalidRequest') return { kind: 'none', source: 'server' };
-    if (name === 'AccessDenied') return { kind: 'unknown', reason: 'the server refused GetObjectRetention (AccessDenied)' };
-    if (name && NOT_FOUND.has(name)) return { kind: 'unknown', reason: 'the version is gone' };
-    throw new CopycatError(
-      'S3_REQUEST_FAILED',
-      `GetObjectRetention on s3://${bucket}/${key} version ${versionId} failed: ${describeS3Error(err)}`,
-      { cause: err },
-    );
-  }
 }
 
 /** Runs fn over items with at most `limit` calls in flight; results keep the items' order. */
@@ -165,58 +116,17 @@ interface Listed extends ObjectVersion {
   readonly seq: number;
 }
 
-/** Every version and delete marker of keys that parseKey accepts under the prefix, grouped by backup id. */
-async function listVersions(
-  client: S3Client,
-  bucket: string,
-  prefix: string,
-  pageSize: number | undefined,
-  signal: AbortSignal | undefined,
-): Promise<Map<string, { data: Listed[]; manifest: Listed[] }>> {
+/** The store's listing, keys that parseKey accepts under the prefix only, grouped by backup id. */
+async function groupVersions(repo: Repository, signal: AbortSignal | undefined): Promise<Map<string, { data: Listed[]; manifest: Listed[] }>> {
   const groups = new Map<string, { data: Listed[]; manifest: Listed[] }>();
-  const seen = new Set<string>();
-  const base = listPrefix(prefix);
-  let keyMarker: string | undefined;
-  let versionIdMarker: string | undefined;
-  let seq = 0;
-  for (;;) {
-    let page;
-    try {
-      page = await client.send(
-        new ListObjectVersionsCommand({
-          Bucket: bucket,
-          Prefix: base || undefined,
-          KeyMarker: keyMarker,
-          VersionIdMarker: versionIdMarker,
-          MaxKeys: pageSize,
-        }),
-        { abortSignal: signal },
-      );
-    } catch (err) {
-      signal?.throwIfAborted();
-      throw new CopycatError('S3_LIST_FAILED', `cannot list ${describeLocation(bucket, prefix)}: ${describeS3Error(err)}`, { cause: err });
-    }
-    const add = (key: string | undefined, versionId: string | undefined, deleteMarker: boolean, latest: boolean | undefined, lastModified: Date | undefined, size: number | undefined): void => {
-      if (!key) return;
-      const parsed = parseKey(prefix, key);
-      if (!parsed) return; // not ours: another prefix, or a name this tool never writes
-      const vid = versionId ?? 'null';
-      const dedupe = `${key}\u0000${vid}`;
-      if (seen.has(dedupe)) return; // some servers repeat the boundary entry of a page
-      seen.add(dedupe);
-      let group = groups.get(parsed.id);
-      if (!group) groups.set(parsed.id, (group = { data: [], manifest: [] }));
-      group[parsed.kind].push({ key, kind: parsed.kind, versionId: vid, deleteMarker, latest: latest ?? false, lastModified, size, seq: seq++ });
-    };
-    for (const v of page.Versions ?? []) add(v.Key, v.VersionId, false, v.IsLatest, v.LastModified, v.Size);
-    for (const m of page.DeleteMarkers ?? []) add(m.Key, m.VersionId, true, m.IsLatest, m.LastModified, undefined);
-    if (!page.IsTruncated) break;
-    if (!page.NextKeyMarker && !page.NextVersionIdMarker) {
-      throw new CopycatError('S3_LIST_FAILED', `cannot list ${describeLocation(bucket, prefix)}: the server said the listing is truncated but gave no marker to continue from`);
-    }
-    keyMarker = page.NextKeyMarker;
-    versionIdMarker = page.NextVersionIdMarker;
-  }
+  const listed = await repo.store.listVersions(listPrefix(repo.prefix), signal);
+  listed.forEach((v, seq) => {
+    const parsed = parseKey(repo.prefix, v.key);
+    if (!parsed) return; // not ours: another prefix, or a name this tool never writes
+    let group = groups.get(parsed.id);
+    if (!group) groups.set(parsed.id, (group = { data: [], manifest: [] }));
+    group[parsed.kind].push({ ...v, kind: parsed.kind, seq });
+  });
   return groups;
 }
 
@@ -239,30 +149,16 @@ const tooLarge = (bytes: string): string =>
   `manifest is ${bytes}, more than the ${formatBytes(MAX_MANIFEST_BYTES)} a manifest may be: copycat-db did not write it, so it is not read`;
 
 /** Reads one manifest version, never more than MAX_MANIFEST_BYTES of it (the listing's size is checked first). */
-async function readManifest(client: S3Client, bucket: string, v: ObjectVersion, signal: AbortSignal | undefined): Promise<ManifestRead> {
+async function readManifest(repo: Repository, v: ObjectVersion, signal: AbortSignal | undefined): Promise<ManifestRead> {
   if ((v.size ?? 0) > MAX_MANIFEST_BYTES) return { problem: tooLarge(formatBytes(v.size!)) };
-  let text: string;
+  // Anything but a vanished version (network, permissions) is not evidence about the backup: it throws rather than
+  // calling the backup incomplete, since prune would act on that verdict.
+  const body = await repo.store.readSmall(v.key, v.versionId, MAX_MANIFEST_BYTES, signal);
+  if (body === 'missing') return { problem: `manifest version ${v.versionId} vanished while listing` };
+  if (body === 'too-large') return { problem: tooLarge(`over ${formatBytes(MAX_MANIFEST_BYTES)}`) };
+  const where = repo.store.describe(v.key);
   try {
-    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: v.key, VersionId: v.versionId }), { abortSignal: signal });
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    // The listing's size could be stale or wrong: the read itself stops at the bound (leaving the loop destroys the body).
-    for await (const chunk of (res.Body ?? []) as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      if (bytes > MAX_MANIFEST_BYTES) return { problem: tooLarge(`over ${formatBytes(MAX_MANIFEST_BYTES)}`) };
-      chunks.push(chunk);
-    }
-    text = Buffer.concat(chunks).toString('utf8');
-  } catch (err) {
-    signal?.throwIfAborted();
-    const name = s3ErrorName(err);
-    if (name && NOT_FOUND.has(name)) return { problem: `manifest version ${v.versionId} vanished while listing` };
-    // Anything else (network, permissions) is not evidence about the backup: fail rather than call it incomplete,
-    // since prune would act on that verdict.
-    throw new CopycatError('S3_READ_FAILED', `cannot read manifest s3://${bucket}/${v.key} version ${v.versionId}: ${describeS3Error(err)}`, { cause: err });
-  }
-  try {
-    return { manifest: parseManifest(text, `s3://${bucket}/${v.key}`) };
+    return { manifest: parseManifest(body.toString('utf8'), where) };
   } catch (err) {
     return { problem: `manifest unreadable: ${err instanceof SyntaxError ? `not JSON (${err.message})` : describeError(err)}` };
   }
@@ -276,9 +172,9 @@ const versionIds = (list: readonly ObjectVersion[]): string =>
  * What is on one key besides the version the backup wrote (`own`, from a newest-first list): versions it did not
  * write, and delete markers. Neither hides nor replaces the backup, but someone who may write to the bucket put them.
  */
-function keyWarnings(bucket: string, all: readonly ObjectVersion[], own: ObjectVersion | undefined): string[] {
+function keyWarnings(repo: Repository, all: readonly ObjectVersion[], own: ObjectVersion | undefined): string[] {
   if (all.length === 0) return [];
-  const where = `s3://${bucket}/${all[0]!.key}`;
+  const where = repo.store.describe(all[0]!.key);
   const warnings: string[] = [];
   if (own) {
     const at = all.indexOf(own);
@@ -298,7 +194,7 @@ function keyWarnings(bucket: string, all: readonly ObjectVersion[], own: ObjectV
 
 /** Pins the versions the backup wrote and judges it (see BackupStatus). */
 function judge(
-  id: string, bucket: string, dataAll: ObjectVersion[], manifestAll: ObjectVersion[], read: ManifestRead | undefined,
+  id: string, repo: Repository, dataAll: ObjectVersion[], manifestAll: ObjectVersion[], read: ManifestRead | undefined,
 ): { status: BackupStatus; problem: string | undefined; dataVersion: ObjectVersion | undefined; manifest: Manifest | undefined } {
   const dataObjects = dataAll.filter((v) => !v.deleteMarker);
   const manifestObjects = manifestAll.filter((v) => !v.deleteMarker);
@@ -327,7 +223,7 @@ function judge(
   const named = dataObjects.find((v) => v.versionId === manifest.object.versionId);
   if (!named) {
     if (dataObjects.length === 0) return incomplete(`manifest without data object (it names version ${manifest.object.versionId})`);
-    return incomplete(`manifest names data version ${manifest.object.versionId}, which is not among the ${plural(dataObjects.length, 'version')} of s3://${bucket}/${key}`);
+    return incomplete(`manifest names data version ${manifest.object.versionId}, which is not among the ${plural(dataObjects.length, 'version')} of ${repo.store.describe(key!)}`);
   }
   if (named.size !== manifest.sizes?.stored) {
     return incomplete(`data version ${named.versionId} holds ${String(named.size)} bytes, but the manifest says ${String(manifest.sizes?.stored)}`, named);
@@ -336,40 +232,40 @@ function judge(
 }
 
 /**
- * Every backup under s3://bucket/prefix/, oldest first, from ListObjectVersions (paginated). Only keys directly under
- * the prefix that parseKey accepts are looked at: never a sibling prefix, never another tool's objects.
+ * Every backup in the repository, oldest first. Only keys directly under its prefix that parseKey accepts are looked
+ * at: never a sibling prefix, never another tool's objects.
  */
-export async function listBackups(client: S3Client, bucket: string, prefix: string, options: ListBackupsOptions = {}): Promise<BackupEntry[]> {
+export async function listBackups(repo: Repository, options: ListBackupsOptions = {}): Promise<BackupEntry[]> {
   const { signal } = options;
-  const groups = await listVersions(client, bucket, prefix, options.pageSize, signal);
+  const groups = await groupVersions(repo, signal);
   const ids = [...groups.keys()].sort();
   return mapLimit(ids, options.concurrency ?? 8, async (id): Promise<BackupEntry> => {
     const group = groups.get(id)!;
     const dataAll = newestFirst(group.data);
     const manifestAll = newestFirst(group.manifest);
     const manifestVersion = manifestAll.filter((v) => !v.deleteMarker).at(-1);
-    const read = manifestVersion ? await readManifest(client, bucket, manifestVersion, signal) : undefined;
-    const { status, problem, dataVersion, manifest } = judge(id, bucket, dataAll, manifestAll, read);
+    const read = manifestVersion ? await readManifest(repo, manifestVersion, signal) : undefined;
+    const { status, problem, dataVersion, manifest } = judge(id, repo, dataAll, manifestAll, read);
 
     let lock: BackupLock;
     if (status === 'complete') {
       const r = manifest!.object.retention;
       lock = r ? { kind: 'retention', mode: r.mode, until: new Date(r.retainUntil), source: 'manifest' } : { kind: 'none', source: 'manifest' };
     } else if (dataVersion) {
-      lock = await getVersionRetention(client, bucket, dataVersion.key, dataVersion.versionId, signal);
+      const found = await repo.store.lockOf(dataVersion.key, dataVersion.versionId, signal);
+      lock = found.kind === 'unknown' ? found : { ...found, source: 'server' };
     } else {
       lock = { kind: 'unknown', reason: 'no data version' };
     }
 
     const sizes = manifest?.sizes;
     return {
-      bucket,
-      prefix: listPrefix(prefix).replace(/\/$/, ''),
+      location: repo.location,
       id,
       time: backupTime(id),
       status,
       problem,
-      warnings: [...keyWarnings(bucket, dataAll, dataVersion), ...keyWarnings(bucket, manifestAll, manifestVersion)],
+      warnings: [...keyWarnings(repo, dataAll, dataVersion), ...keyWarnings(repo, manifestAll, manifestVersion)],
       dataVersion,
       manifestVersion,
       manifest,
@@ -383,25 +279,34 @@ export async function listBackups(client: S3Client, bucket: string, prefix: stri
   });
 }
 
-function whereOf(entries: readonly BackupEntry[], where?: { bucket: string; prefix: string }): string {
-  const w = where ?? entries[0];
-  return w ? describeLocation(w.bucket, w.prefix) : 'the backup location';
-}
-
 /** The newest complete backup; NO_COMPLETE_BACKUP when there is none. */
-export function latestComplete(entries: readonly BackupEntry[], where?: { bucket: string; prefix: string }): BackupEntry {
+export function latestComplete(entries: readonly BackupEntry[], where = entries[0]?.location ?? 'the repository'): BackupEntry {
   for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.status === 'complete') return entries[i]!;
   const others = entries.length ? ` (${entries.length} incomplete or deleted: see copycat-db list)` : '';
-  throw new CopycatError('NO_COMPLETE_BACKUP', `no complete backup under ${whereOf(entries, where)}${others}: run copycat-db backup first`);
+  throw new CopycatError('NO_COMPLETE_BACKUP', `no complete backup under ${where}${others}: run copycat-db backup first`);
 }
 
 /**
  * The backup with this id, whatever its status (callers that restore check `status === 'complete'`).
  * BACKUP_NOT_FOUND when there is none.
  */
-export function findBackup(entries: readonly BackupEntry[], id: string, where?: { bucket: string; prefix: string }): BackupEntry {
+export function findBackup(entries: readonly BackupEntry[], id: string, where = entries[0]?.location ?? 'the repository'): BackupEntry {
   const found = entries.find((e) => e.id === id);
   if (found) return found;
   const hint = isBackupId(id) ? '' : ' (ids look like 20250101T120000Z-ab12)';
-  throw new CopycatError('BACKUP_NOT_FOUND', `no backup ${id} under ${whereOf(entries, where)}${hint}: run copycat-db list`);
+  throw new CopycatError('BACKUP_NOT_FOUND', `no backup ${id} under ${where}${hint}: run copycat-db list`);
+}
+
+/**
+ * The backup to restore or verify: only a complete one (its manifest written after the data, and its lock, were
+ * verified), read at the versions it wrote itself (see listBackups), so a newer version of either key never replaces it.
+ */
+export async function chooseBackup(repo: Repository, backupId?: string, signal?: AbortSignal): Promise<BackupEntry> {
+  const entries = await listBackups(repo, { signal });
+  const entry = backupId ? findBackup(entries, backupId, repo.location) : latestComplete(entries, repo.location);
+  if (entry.status !== 'complete' || !entry.manifest || !entry.dataVersion) {
+    throw new CopycatError('BACKUP_INCOMPLETE', `backup ${entry.id} is ${entry.status}${entry.problem ? ` (${entry.problem})` : ''}: ` +
+      'it is never restored — choose a complete one from copycat-db list');
+  }
+  return entry;
 }

@@ -1,0 +1,81 @@
+import { backupChain, type ChainOptions } from '../chain.js';
+import { MANIFEST_FORMAT_VERSION, serializeManifest, type Manifest } from '../formats/manifest.js';
+import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
+import type { Repository } from '../repository/index.js';
+import { dataKey, manifestKey, newBackupId } from '../repository/layout.js';
+import type { SinkStage, SourceStage } from '../stage.js';
+import { sha256 } from '../transforms/sha256.js';
+import { TOOL_VERSION } from '../version.js';
+import { summarize, type RunSummary } from './summary.js';
+
+export interface BackupOptions {
+  readonly source: SourceStage;
+  readonly chain: ChainOptions;
+  /**
+   * A repository gets the data object and, once it is stored (and locked), its manifest: what list, restore, verify
+   * and prune need. A plain sink (a single file, standard output) gets the stream alone, for pipes: no manifest, so no
+   * digests to check it against later.
+   */
+  readonly to: { readonly repository: Repository } | { readonly sink: SinkStage };
+}
+
+export interface BackupResult {
+  /** Undefined for a plain sink. */
+  readonly manifest?: Manifest;
+  readonly stats: RunStats;
+  readonly summary: RunSummary;
+  /** Set when the destination is not locked although it could be (S3 with --allow-unlocked). */
+  readonly warning?: string;
+}
+
+/**
+ * One backup: source → plaintext digest → compress → encrypt → stored digest → the repository's data sink, then the
+ * manifest that makes it complete (in S3 locked like the data). The repository is checked before any dump starts.
+ */
+export async function backup(opts: BackupOptions, run: RunOptions = {}): Promise<BackupResult> {
+  const chain = backupChain(opts.chain);
+  if ('sink' in opts.to) {
+    const stats = await pipeline(opts.source).through(...chain.stages).to(opts.to.sink).run(run);
+    return { stats, summary: summarize(stats, 'backup') };
+  }
+  const repo = opts.to.repository;
+  const prepared = await repo.store.prepare(run.signal);
+  if (prepared.warning) run.log?.log('warn', 's3.unlocked', { location: repo.location, warning: prepared.warning });
+  const startedAt = new Date();
+  const id = newBackupId(startedAt);
+  const data = repo.store.dataSink(dataKey(repo.prefix, id), async () => opts.source.expectedSize?.());
+  const plaintext = sha256({ label: 'plaintext' });
+  const stored = sha256({ label: 'stored' });
+  const transforms = [plaintext, ...chain.stages, stored];
+  const stats = await pipeline(opts.source).through(...transforms).to(data.stage).run(run);
+  const facts = await opts.source.facts?.();
+  const object = await data.written();
+  // stats.stages is [source, ...transforms, sink].
+  const compressed = chain.compression && stats.stages[1 + transforms.indexOf(chain.compression)];
+  const manifest: Manifest = {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    toolVersion: TOOL_VERSION,
+    id,
+    source: {
+      kind: facts?.kind ?? 'unknown',
+      ...(facts?.database !== undefined ? { database: facts.database } : {}),
+      ...(facts?.serverVersion !== undefined ? { serverVersion: facts.serverVersion } : {}),
+    },
+    dumpFormat: facts?.format ?? 'unknown',
+    sizes: {
+      plaintext: stats.bytesRead,
+      stored: object.size,
+      ...(compressed?.bytesOut !== undefined ? { compressed: compressed.bytesOut } : {}),
+    },
+    sha256: { plaintext: plaintext.digest()!, stored: stored.digest()! },
+    compression: { algorithm: opts.chain.compression, ...(opts.chain.compression !== 'none' ? { level: opts.chain.level ?? 3 } : {}) },
+    encryption: chain.encryption ? { algorithm: 'aes-256-gcm-stream-v1', ...chain.encryption.params } : null,
+    object: { ...(object.bucket ? { bucket: object.bucket } : {}), key: object.key, versionId: object.versionId, retention: object.retention },
+    ...(facts?.tables ? { tables: facts.tables } : {}),
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+  };
+  // The manifest is locked until the same instant as the data object, as the store reported it.
+  await repo.store.putSmall(manifestKey(repo.prefix, id), serializeManifest(manifest), object.retention, run.signal);
+  return { manifest, stats, summary: summarize(stats, 'backup'), ...(prepared.warning ? { warning: prepared.warning } : {}) };
+}

@@ -1,0 +1,88 @@
+import { restoreTransforms, type ChainOptions } from '../chain.js';
+import { CopycatError } from '../errors.js';
+import { keyId } from '../formats/encrypted-stream.js';
+import type { Manifest } from '../formats/manifest.js';
+import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
+import { chooseBackup, type BackupEntry, type Repository } from '../repository/index.js';
+import type { RestoreTarget } from '../sinks/pg-restore.js';
+import { restoreSink } from '../sinks/restore.js';
+import type { SourceStage } from '../stage.js';
+import { compressionName } from '../transforms/compression/index.js';
+import { sha256 } from '../transforms/sha256.js';
+import { summarize, type RunSummary } from './summary.js';
+
+/** Where a restore goes: `jobs` applies to parallel containers, `create` restores the dumped database itself. */
+export type RestoreInto = RestoreTarget & { readonly create?: boolean; readonly jobs?: number };
+
+export interface RestoreOptions {
+  /**
+   * A backup in a repository (the latest complete one unless `backupId`), whose manifest says how it was compressed
+   * and which key encrypted it; or a plain stream (a single file, standard input) with the chain it was written with.
+   */
+  readonly from:
+    | { readonly repository: Repository; readonly backupId?: string }
+    | { readonly stream: SourceStage; readonly chain: ChainOptions };
+  /** The key of an encrypted backup in a repository (a stream's key is in its chain). */
+  readonly key?: Buffer;
+  readonly into: RestoreInto;
+}
+
+export interface RestoreResult {
+  /** The backup restored, for a repository. */
+  readonly entry?: BackupEntry;
+  readonly manifest?: Manifest;
+  readonly stats: RunStats;
+  readonly summary: RunSummary;
+}
+
+/**
+ * Streams a backup back into PostgreSQL: read → stored digest → decrypt → decompress → plaintext digest → pg_restore,
+ * psql or the parallel restore, chosen by the dump's first bytes. From a repository both digests must match the
+ * manifest, and a mismatch fails before the restore commits.
+ */
+export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promise<RestoreResult> {
+  if ('stream' in opts.from) {
+    const { chain, stream } = opts.from;
+    if (!chain.key && chain.compression === 'none') {
+      // Nothing in such a stream can tell a damaged byte from a good one: say so rather than imply it was checked.
+      run.log?.log('warn', 'restore.unverified', { reason: 'neither encrypted nor compressed and without a manifest: ' +
+        'the stream carries no checksum, so damage inside it cannot be detected (its end still is)' });
+    }
+    const stats = await pipeline(stream).through(...restoreTransforms(chain)).to(restoreSink(opts.into)).run(run);
+    return { stats, summary: summarize(stats, 'restore') };
+  }
+  const { repository } = opts.from;
+  const entry = await chooseBackup(repository, opts.from.backupId, run.signal);
+  const stats = await pipeline(backupSource(repository, entry))
+    .through(...verifiedRestoreTransforms(entry.manifest!, opts.key))
+    .to(restoreSink(opts.into))
+    .run(run);
+  return { entry, manifest: entry.manifest, stats, summary: summarize(stats, 'restore') };
+}
+
+/** The stored bytes of a complete backup: exactly the data version its manifest names. */
+export function backupSource(repository: Repository, entry: BackupEntry): SourceStage {
+  return repository.store.dataSource(entry.dataVersion!.key, entry.dataVersion!.versionId, entry.manifest!.sizes.stored);
+}
+
+/** The manifest's chain reversed, between the two digests it recorded; the key is checked first. */
+export function verifiedRestoreTransforms(manifest: Manifest, key: Buffer | undefined) {
+  return [
+    sha256({ label: 'stored', expect: manifest.sha256.stored }),
+    ...restoreTransforms({ compression: compressionName(manifest.compression.algorithm), key: keyForManifest(manifest, key) }),
+    sha256({ label: 'plaintext', expect: manifest.sha256.plaintext }),
+  ];
+}
+
+/** Names a wrong or missing key before any byte is read, from the key id the manifest recorded. */
+export function keyForManifest(manifest: Manifest, key: Buffer | undefined): Buffer | undefined {
+  if (!manifest.encryption) return undefined;
+  if (!key) {
+    throw new CopycatError('KEY_MISSING', `backup ${manifest.id} is encrypted with key id ${manifest.encryption.keyId}: pass --key-file (or set COPYCAT_KEY_FILE) with that key`);
+  }
+  const given = keyId(key);
+  if (given !== manifest.encryption.keyId) {
+    throw new CopycatError('WRONG_KEY', `wrong key: backup ${manifest.id} was encrypted with key id ${manifest.encryption.keyId}, the key given has id ${given} — use the key file whose id is ${manifest.encryption.keyId}`);
+  }
+  return key;
+}
