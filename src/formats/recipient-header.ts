@@ -171,14 +171,17 @@ export function openRecipientHeader(header: Buffer, identities: readonly Identit
   const fix = 'the header is corrupt or was altered, restore from another copy';
   const matching = identities.filter((i) => recipients.includes(i.recipient.id));
   if (matching.length === 0) {
-    // As in v1: a damaged id field hides a right identity's stanza; if one still opens and the MAC verifies, say so.
+    // As in v1: a damaged id field hides a right identity's stanza. If a stanza opens and the MAC verifies once the
+    // identity's id is put back, the identity is right and the header damaged (a search on the error path only).
     for (const identity of identities) {
-      const k = all.findIndex((s) => {
-        const fileKey = openStanza(s, identity);
-        return fileKey !== undefined && headerMacVerifies(fileKey, salt, header);
-      });
-      if (k >= 0) {
-        throw new CopycatError('HEADER_CORRUPT', `stanza ${k} of the encrypted stream header has a damaged recipient id (it opens with identity ${identity.recipient.id}): ${fix}`);
+      for (const [k, stanza] of all.entries()) {
+        const fileKey = openStanza(stanza, identity);
+        if (fileKey === undefined) continue;
+        const repaired = Buffer.from(header);
+        Buffer.from(identity.recipient.id, 'hex').copy(repaired, STANZAS_OFFSET + k * STANZA_SIZE);
+        if (headerMacVerifies(fileKey, salt, repaired)) {
+          throw new CopycatError('HEADER_CORRUPT', `stanza ${k} of the encrypted stream header has a damaged recipient id (it opens with identity ${identity.recipient.id}): ${fix}`);
+        }
       }
     }
     throw wrongIdentity(recipients, identities);
