@@ -8,22 +8,8 @@ import { inspect } from 'node:util';
 import { CopycatError } from '../src/errors.js';
 import { bech32Decode, bech32Encode } from '../src/formats/bech32.js';
 import { generateIdentityFile, loadIdentityFile, loadRecipientsFile } from '../src/key.js';
-import {
-  HEADER_READ_SIZE,
-  checkCanOpen,
-  decrypt,
-  encrypt,
-  generateIdentity,
-  identitiesFor,
-  inspectHeader,
-  keyId,
-  parseIdentity,
-  parseIdentityFile,
-  parseRecipient,
-  parseRecipientsFile,
-  recipientOf,
-  type Identity,
-} from '../src/transforms/encrypt.js';
+import { generateIdentity, parseIdentity, parseIdentityFile, parseRecipient, parseRecipientsFile, recipientOf, type Identity } from '../src/formats/recipients.js';
+import { HEADER_READ_SIZE, checkCanOpen, decrypt, encrypt, identitiesFor, inspectHeader, keyId } from '../src/transforms/encrypt.js';
 import { create, drive, flip, formatVectors, hkdf, referenceChunks, rejectsWith, run, split, vectorReader } from './helpers/encrypted-streams.js';
 
 const CS = 65536;

@@ -99,7 +99,7 @@ function streamKey(key: Buffer, salt: Buffer, version: number, purpose: 'header'
 }
 
 /** The MAC over all of a header but its last 32 bytes (where the MAC goes). */
-export function headerMac(key: Buffer, salt: Buffer, header: Buffer): Buffer {
+function headerMac(key: Buffer, salt: Buffer, header: Buffer): Buffer {
   const macInput = header.subarray(0, header.length - HEADER_MAC_SIZE);
   return createHmac('sha256', streamKey(key, salt, header[VERSION_OFFSET]!, 'header')).update(macInput).digest();
 }

@@ -35,16 +35,6 @@ import { LENGTH_PREFIX_SIZE, headerLength, openHeader, type DecryptionSecrets, t
 export { DEFAULT_CHUNK_SIZE, ENCRYPTION_MAGIC, keyId } from '../formats/encrypted-stream.js';
 export { identitiesFor } from '../formats/recipient-header.js';
 export {
-  generateIdentity,
-  parseIdentity,
-  parseIdentityFile,
-  parseRecipient,
-  parseRecipientsFile,
-  recipientOf,
-  type Identity,
-  type Recipient,
-} from '../formats/recipients.js';
-export {
   HEADER_READ_SIZE,
   checkCanOpen,
   inspectHeader,
@@ -53,13 +43,16 @@ export {
   type OpenedFacts,
 } from '../formats/stream-header.js';
 
+interface ChunkOptions {
+  /** Plaintext bytes per chunk, 65536..1048576; default DEFAULT_CHUNK_SIZE (256 KiB). */
+  readonly chunkSize?: number;
+}
+
 /** Format version 1: one symmetric key both writes and reads. */
-export interface KeyEncryptOptions {
+export interface KeyEncryptOptions extends ChunkOptions {
   /** 32 raw bytes: the contents of a key file. */
   readonly key: Buffer;
   readonly recipients?: never;
-  /** Plaintext bytes per chunk, 65536..1048576; default DEFAULT_CHUNK_SIZE (256 KiB). */
-  readonly chunkSize?: number;
   /**
    * @internal For test vectors only. Normally every stream gets 32 fresh random bytes; two streams with the same
    * key and salt reuse nonces, which destroys both confidentiality and integrity.
@@ -68,12 +61,10 @@ export interface KeyEncryptOptions {
 }
 
 /** Format version 2: recipients' public keys write; only their identities read. */
-export interface RecipientEncryptOptions {
+export interface RecipientEncryptOptions extends ChunkOptions {
   /** 1..32 recipients (repeats are written once), from parseRecipient or parseRecipientsFile. */
   readonly recipients: readonly Recipient[];
   readonly key?: never;
-  /** Plaintext bytes per chunk, 65536..1048576; default DEFAULT_CHUNK_SIZE (256 KiB). */
-  readonly chunkSize?: number;
   /**
    * @internal For test vectors only: every stream normally draws a fresh file key, salt and one ephemeral secret per
    * recipient. Fixing them makes every stream identical, so two plaintexts under them reuse nonces.
@@ -491,7 +482,7 @@ function encryptToRecipients(given: readonly Recipient[], chunkSize: number, fix
  * IDENTITY_MISSING (neither secret given) are thrown at once.
  */
 export function decrypt(opts: DecryptOptions): TransformStage {
-  const secrets: DecryptionSecrets = { key: opts.key && checkKey(opts.key), identities: opts.identities };
+  const secrets: DecryptionSecrets = { key: opts.key && checkKey(opts.key), identities: opts.identities && [...opts.identities] };
   if (secrets.key === undefined && !secrets.identities?.length) {
     throw new CopycatError('IDENTITY_MISSING', 'nothing to decrypt with: pass a key file (format version 1) or at least one identity (version 2)');
   }
