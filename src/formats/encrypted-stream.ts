@@ -1,5 +1,6 @@
 /**
- * The copycat-db encrypted stream format, version 1: constants, key derivation, header and nonce layout.
+ * The copycat-db encrypted stream format: what both versions share (magic, chunk layout, nonces, key derivations)
+ * and the version 1 header (one symmetric key). Version 2's header is in recipient-header.ts.
  * docs/FORMAT.md is the specification; this file and that document must change together.
  */
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
@@ -8,22 +9,25 @@ import { CopycatError } from '../errors.js';
 const MAGIC = Buffer.from('CCDBAEAD', 'ascii');
 /** The first 8 bytes of every encrypted stream: ASCII `CCDBAEAD`. A copy: changing it changes nothing here. */
 export const ENCRYPTION_MAGIC: Buffer = Buffer.from(MAGIC);
-export const FORMAT_VERSION = 1;
+export const FORMAT_V1 = 1;
 
 export const KEY_SIZE = 32;
 export const KEY_ID_SIZE = 8;
 export const SALT_SIZE = 32;
 export const HEADER_MAC_SIZE = 32;
 
-// Header layout: magic(8) version(1) chunkSize(4, BE) keyId(8) salt(32) mac(32).
-const VERSION_OFFSET = 8;
+// Every version's header starts magic(8) version(1) chunkSize(4, BE) and ends with a 32-byte MAC of the rest.
+export const VERSION_OFFSET = 8;
 const CHUNK_SIZE_OFFSET = 9;
-const KEY_ID_OFFSET = 13;
+/** The bytes every version shares: magic, version, chunk size. */
+export const PREAMBLE_SIZE = 13;
+// Version 1 then has keyId(8) salt(32) mac(32).
+const KEY_ID_OFFSET = PREAMBLE_SIZE;
 const SALT_OFFSET = 21;
-/** Bytes covered by the header MAC: everything before it. */
-export const HEADER_MAC_OFFSET = 53;
-/** The whole fixed-size header. */
-export const HEADER_SIZE = HEADER_MAC_OFFSET + HEADER_MAC_SIZE; // 85
+/** Bytes covered by the version 1 header MAC: everything before it. */
+const HEADER_MAC_OFFSET = 53;
+/** The whole fixed-size version 1 header. */
+export const V1_HEADER_SIZE = HEADER_MAC_OFFSET + HEADER_MAC_SIZE; // 85
 
 export const FRAME_SIZE = 4;
 export const TAG_SIZE = 16;
@@ -41,10 +45,8 @@ export const DEFAULT_CHUNK_SIZE = 256 * 1024;
 export const REORDER_WINDOW = 256;
 
 const INFO_KEY_ID = 'copycat-db v1 key-id';
-const INFO_HEADER = 'copycat-db v1 header';
-const INFO_PAYLOAD = 'copycat-db v1 payload';
 
-function hkdf(ikm: Buffer, salt: Buffer, info: string, length: number): Buffer {
+export function hkdf(ikm: Buffer, salt: Buffer, info: string, length: number): Buffer {
   return Buffer.from(hkdfSync('sha256', ikm, salt, info, length));
 }
 
@@ -88,24 +90,50 @@ export function checkChunkSize(n: number): number {
   return n;
 }
 
-function headerMac(key: Buffer, salt: Buffer, macInput: Buffer): Buffer {
-  return createHmac('sha256', hkdf(key, salt, INFO_HEADER, 32)).update(macInput).digest();
+/**
+ * Both versions derive the header MAC key and the payload key alike from their stream key (v1: the key; v2: the file
+ * key) and salt; the version in the label keeps the two versions' keys apart.
+ */
+function streamKey(key: Buffer, salt: Buffer, version: number, purpose: 'header' | 'payload'): Buffer {
+  return hkdf(key, salt, `copycat-db v${version} ${purpose}`, 32);
 }
 
-export function payloadKey(key: Buffer, salt: Buffer): Buffer {
-  return hkdf(key, salt, INFO_PAYLOAD, 32);
+/** The MAC over all of a header but its last 32 bytes (where the MAC goes). */
+function headerMac(key: Buffer, salt: Buffer, header: Buffer): Buffer {
+  const macInput = header.subarray(0, header.length - HEADER_MAC_SIZE);
+  return createHmac('sha256', streamKey(key, salt, header[VERSION_OFFSET]!, 'header')).update(macInput).digest();
 }
 
-/** Writes the 85-byte header for a new stream. `key` must already have passed checkKey. */
-export function buildHeader(key: Buffer, salt: Buffer, chunkSize: number): Buffer {
-  const header = Buffer.alloc(HEADER_SIZE);
+/** Whether a header's last 32 bytes are its MAC under `key` (compared in constant time). */
+export function headerMacVerifies(key: Buffer, salt: Buffer, header: Buffer): boolean {
+  return timingSafeEqual(headerMac(key, salt, header), header.subarray(header.length - HEADER_MAC_SIZE));
+}
+
+export function payloadKey(key: Buffer, salt: Buffer, version: number): Buffer {
+  return streamKey(key, salt, version, 'payload');
+}
+
+/** A header of `size` bytes with the shared preamble written; the caller fills the rest, then sealHeader. */
+export function newHeader(size: number, version: number, chunkSize: number): Buffer {
+  const header = Buffer.alloc(size);
   MAGIC.copy(header, 0);
-  header[VERSION_OFFSET] = FORMAT_VERSION;
+  header[VERSION_OFFSET] = version;
   header.writeUInt32BE(chunkSize, CHUNK_SIZE_OFFSET);
+  return header;
+}
+
+/** Writes the MAC into the header's last 32 bytes. */
+export function sealHeader(header: Buffer, key: Buffer, salt: Buffer): Buffer {
+  headerMac(key, salt, header).copy(header, header.length - HEADER_MAC_SIZE);
+  return header;
+}
+
+/** Writes the 85-byte version 1 header for a new stream. `key` must already have passed checkKey. */
+export function buildKeyHeader(key: Buffer, salt: Buffer, chunkSize: number): Buffer {
+  const header = newHeader(V1_HEADER_SIZE, FORMAT_V1, chunkSize);
   keyIdBytes(key).copy(header, KEY_ID_OFFSET);
   salt.copy(header, SALT_OFFSET);
-  headerMac(key, salt, header.subarray(0, HEADER_MAC_OFFSET)).copy(header, HEADER_MAC_OFFSET);
-  return header;
+  return sealHeader(header, key, salt);
 }
 
 function notEncrypted(detail: string): CopycatError {
@@ -116,41 +144,21 @@ function notEncrypted(detail: string): CopycatError {
 }
 
 /**
- * Checks as much of the header as has arrived (`prefix` may be shorter than HEADER_SIZE), so a stream that is
- * not ours fails on its first bytes. `ended` means no more bytes will come.
+ * Checks the magic in as much of the stream as has arrived, so a stream that is not ours fails on its first bytes.
+ * `ended` means no more bytes will come.
  */
-export function checkHeaderPrefix(prefix: Buffer, ended: boolean): void {
+export function checkMagic(prefix: Buffer, ended: boolean): void {
   const n = Math.min(prefix.length, MAGIC.length);
   if (!prefix.subarray(0, n).equals(MAGIC.subarray(0, n))) {
     throw notEncrypted(`it does not start with ${MAGIC.toString('ascii')}`);
   }
-  if (prefix.length < MAGIC.length) {
-    if (ended) throw notEncrypted(prefix.length === 0 ? 'the stream is empty' : `the stream is only ${prefix.length} bytes`);
-    return;
-  }
-  if (prefix.length > VERSION_OFFSET && prefix[VERSION_OFFSET] !== FORMAT_VERSION) {
-    throw new CopycatError(
-      'FORMAT_VERSION',
-      `encrypted stream has format version ${prefix[VERSION_OFFSET]}, this copycat-db reads only version ${FORMAT_VERSION}: upgrade copycat-db`,
-    );
-  }
-  if (ended && prefix.length < HEADER_SIZE) {
-    throw new CopycatError(
-      'TRUNCATED',
-      `truncated inside the header (${prefix.length} of ${HEADER_SIZE} bytes): the backup is incomplete, restore from another copy`,
-    );
+  if (ended && prefix.length < MAGIC.length) {
+    throw notEncrypted(prefix.length === 0 ? 'the stream is empty' : `the stream is only ${prefix.length} bytes`);
   }
 }
 
-export interface OpenedHeader {
-  readonly chunkSize: number;
-  readonly keyId: string;
-  readonly payloadKey: Buffer;
-}
-
-/** Verifies a complete header against the key; every failure is its own CopycatError code. */
-export function openHeader(header: Buffer, key: Buffer): OpenedHeader {
-  checkHeaderPrefix(header, true);
+/** The chunk size a complete header records, checked against the format's range. */
+export function readChunkSize(header: Buffer): number {
   const chunkSize = header.readUInt32BE(CHUNK_SIZE_OFFSET);
   if (!isValidChunkSize(chunkSize)) {
     throw new CopycatError(
@@ -158,20 +166,35 @@ export function openHeader(header: Buffer, key: Buffer): OpenedHeader {
       `encrypted stream header gives chunk size ${chunkSize}, outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}: the header is corrupt, restore from another copy`,
     );
   }
+  return chunkSize;
+}
+
+/** The key id a version 1 header names (unauthenticated until the header is opened). */
+export function headerKeyId(header: Buffer): string {
+  return header.subarray(KEY_ID_OFFSET, KEY_ID_OFFSET + KEY_ID_SIZE).toString('hex');
+}
+
+export interface OpenedKeyHeader {
+  readonly chunkSize: number;
+  readonly keyId: string;
+  readonly payloadKey: Buffer;
+}
+
+/** Verifies a complete version 1 header against the key; every failure is its own CopycatError code. */
+export function openKeyHeader(header: Buffer, key: Buffer): OpenedKeyHeader {
+  const chunkSize = readChunkSize(header);
   const salt = header.subarray(SALT_OFFSET, HEADER_MAC_OFFSET);
-  const mac = header.subarray(HEADER_MAC_OFFSET, HEADER_SIZE);
   const ours = keyIdBytes(key);
-  const theirs = header.subarray(KEY_ID_OFFSET, KEY_ID_OFFSET + KEY_ID_SIZE);
-  const macInput = Buffer.from(header.subarray(0, HEADER_MAC_OFFSET));
   const id = ours.toString('hex');
-  if (!ours.equals(theirs)) {
+  const theirs = headerKeyId(header);
+  if (theirs !== id) {
     // A damaged key-id field with the right key still verifies once our id is put back: that is corruption.
-    ours.copy(macInput, KEY_ID_OFFSET);
-    if (!timingSafeEqual(headerMac(key, salt, macInput), mac)) {
-      const x = theirs.toString('hex');
+    const repaired = Buffer.from(header);
+    ours.copy(repaired, KEY_ID_OFFSET);
+    if (!headerMacVerifies(key, salt, repaired)) {
       throw new CopycatError(
         'WRONG_KEY',
-        `wrong key: this backup was encrypted with key id ${x}, the key given has id ${id} — use the key file whose id is ${x}`,
+        `wrong key: this backup was encrypted with key id ${theirs}, the key given has id ${id} — use the key file whose id is ${theirs}`,
       );
     }
     throw new CopycatError(
@@ -179,13 +202,13 @@ export function openHeader(header: Buffer, key: Buffer): OpenedHeader {
       `encrypted stream header has a damaged key id field (the rest verifies with key id ${id}): the header is corrupt or was altered, restore from another copy`,
     );
   }
-  if (!timingSafeEqual(headerMac(key, salt, macInput), mac)) {
+  if (!headerMacVerifies(key, salt, header)) {
     throw new CopycatError(
       'HEADER_CORRUPT',
       `encrypted stream header fails authentication although its key id ${id} matches the key given: the header is corrupt or was altered, restore from another copy`,
     );
   }
-  return { chunkSize, keyId: id, payloadKey: payloadKey(key, salt) };
+  return { chunkSize, keyId: id, payloadKey: payloadKey(key, salt, FORMAT_V1) };
 }
 
 /** Fills `out` (12 bytes) with the nonce: 11-byte big-endian chunk counter, then 0x01 if final else 0x00. */

@@ -1,7 +1,9 @@
 /**
  * Chunked authenticated encryption (AES-256-GCM in the STREAM construction, as in age's internal/stream):
  * the stream is cut into fixed-size chunks, each sealed with a nonce made of its counter and a final flag, so
- * truncation, reordering, duplication and splicing are all detected. docs/FORMAT.md is the specification.
+ * truncation, reordering, duplication and splicing are all detected. Format version 1 keys the stream with a
+ * symmetric key, version 2 with a random file key wrapped for X25519 recipients; the chunks are the same.
+ * docs/FORMAT.md is the specification.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -11,31 +13,46 @@ import type { TransformStage } from '../stage.js';
 import {
   DEFAULT_CHUNK_SIZE,
   FINAL_FLAG,
+  FORMAT_V1,
   FRAME_SIZE,
-  HEADER_SIZE,
   LENGTH_MASK,
   NONCE_SIZE,
   REORDER_WINDOW,
   SALT_SIZE,
   TAG_SIZE,
-  buildHeader,
+  buildKeyHeader,
   checkChunkSize,
-  checkHeaderPrefix,
   checkKey,
   frameWord,
   keyId,
-  openHeader,
   payloadKey,
   writeNonce,
 } from '../formats/encrypted-stream.js';
+import { FILE_KEY_SIZE, FORMAT_V2, MAX_STANZAS, buildRecipientHeader } from '../formats/recipient-header.js';
+import { X25519_KEY_SIZE, type Recipient } from '../formats/recipients.js';
+import { LENGTH_PREFIX_SIZE, headerLength, openHeader, type DecryptionSecrets, type OpenedFacts } from '../formats/stream-header.js';
 
-export { DEFAULT_CHUNK_SIZE, ENCRYPTION_MAGIC, HEADER_SIZE, keyId } from '../formats/encrypted-stream.js';
+export { DEFAULT_CHUNK_SIZE, ENCRYPTION_MAGIC, keyId } from '../formats/encrypted-stream.js';
+export { identitiesFor } from '../formats/recipient-header.js';
+export {
+  HEADER_READ_SIZE,
+  checkCanOpen,
+  inspectHeader,
+  type DecryptionSecrets,
+  type HeaderFacts,
+  type OpenedFacts,
+} from '../formats/stream-header.js';
 
-export interface EncryptOptions {
-  /** 32 raw bytes: the contents of a key file. */
-  readonly key: Buffer;
+interface ChunkOptions {
   /** Plaintext bytes per chunk, 65536..1048576; default DEFAULT_CHUNK_SIZE (256 KiB). */
   readonly chunkSize?: number;
+}
+
+/** Format version 1: one symmetric key both writes and reads. */
+export interface KeyEncryptOptions extends ChunkOptions {
+  /** 32 raw bytes: the contents of a key file. */
+  readonly key: Buffer;
+  readonly recipients?: never;
   /**
    * @internal For test vectors only. Normally every stream gets 32 fresh random bytes; two streams with the same
    * key and salt reuse nonces, which destroys both confidentiality and integrity.
@@ -43,13 +60,39 @@ export interface EncryptOptions {
   readonly salt?: Buffer;
 }
 
-export interface DecryptOptions {
-  readonly key: Buffer;
+/** Format version 2: recipients' public keys write; only their identities read. */
+export interface RecipientEncryptOptions extends ChunkOptions {
+  /** 1..32 recipients (repeats are written once), from parseRecipient or parseRecipientsFile. */
+  readonly recipients: readonly Recipient[];
+  readonly key?: never;
+  /**
+   * @internal For test vectors only: every stream normally draws a fresh file key, salt and one ephemeral secret per
+   * recipient. Fixing them makes every stream identical, so two plaintexts under them reuse nonces.
+   */
+  readonly fixed?: { readonly fileKey: Buffer; readonly salt: Buffer; readonly ephemeralSecrets: readonly Buffer[] };
 }
 
-/** Facts `info()` reports after a run. `chunkSize` is undefined when a decryptor never read a valid header. */
+export type EncryptOptions = KeyEncryptOptions | RecipientEncryptOptions;
+
+/** A key (version 1), identities (version 2), or both when the stored version is not known beforehand. */
+export type DecryptOptions = DecryptionSecrets;
+
+/** What a manifest records about an encryption stage: public ids, never a secret. */
+export type KeyEncryptParams = { readonly keyId: string; readonly chunkSize: number };
+export type RecipientEncryptParams = { readonly recipients: readonly string[]; readonly chunkSize: number };
+
+export type KeyEncryptStage = TransformStage & { readonly params: KeyEncryptParams };
+export type RecipientEncryptStage = TransformStage & { readonly params: RecipientEncryptParams };
+export type EncryptStage = KeyEncryptStage | RecipientEncryptStage;
+
+/**
+ * Facts `info()` reports after a run: the encryption's params and chunk count; after decrypting version 2, also the
+ * recipient whose identity opened it. `chunkSize` is undefined when a decryptor never read a valid header.
+ */
 export type EncryptionInfo = {
-  readonly keyId: string;
+  readonly keyId?: string;
+  readonly recipients?: readonly string[];
+  readonly recipientId?: string;
   readonly chunkSize: number | undefined;
   readonly chunks: number;
 };
@@ -144,11 +187,16 @@ function runCipher(cipher: { update(data: Buffer): Buffer }, parts: readonly Buf
   return out;
 }
 
-/** Header || frame word: the associated data of every chunk. The frame word is rewritten per chunk. */
+/** Header (all of it, whatever the version) || frame word: the associated data of every chunk. */
 function chunkAad(header: Buffer): Buffer {
-  const aad = Buffer.alloc(HEADER_SIZE + FRAME_SIZE);
+  const aad = Buffer.alloc(header.length + FRAME_SIZE);
   header.copy(aad, 0);
   return aad;
+}
+
+/** Puts a chunk's frame word into its associated data. */
+function setFrame(aad: Buffer, word: number): void {
+  aad.writeUInt32BE(word, aad.length - FRAME_SIZE);
 }
 
 class EncryptTransform extends Transform {
@@ -179,7 +227,7 @@ class EncryptTransform extends Transform {
 
   private seal(plaintext: readonly Buffer[], n: number, final: boolean): void {
     const frame = frameWord(n, final);
-    this.aad.writeUInt32BE(frame, HEADER_SIZE);
+    setFrame(this.aad, frame);
     const cipher = createCipheriv(CIPHER, this.key, writeNonce(this.nonce, this.chunks, final), { authTagLength: TAG_SIZE });
     cipher.setAAD(this.aad);
     const frameBytes = Buffer.allocUnsafe(FRAME_SIZE);
@@ -198,19 +246,20 @@ type DecryptState = 'header' | 'frame' | 'body' | 'done';
 
 class DecryptTransform extends Transform {
   chunks = 0;
-  chunkSize: number | undefined;
+  /** What the header proved, once it is read. */
+  facts: OpenedFacts | undefined;
   private state: DecryptState = 'header';
   private readonly queue = new ByteQueue();
   private aad: Buffer = Buffer.alloc(0);
   private payloadKey: Buffer = Buffer.alloc(0);
   private readonly nonce = Buffer.alloc(NONCE_SIZE);
   /** Byte offset in the stream of the chunk being read (chunk number `this.chunks`). */
-  private offset = HEADER_SIZE;
+  private offset = 0;
   private frameLength = 0;
   private final = false;
   private trailing = 0;
 
-  constructor(private readonly key: Buffer, private readonly log: Logger) {
+  constructor(private readonly secrets: DecryptionSecrets, private readonly log: Logger) {
     super(STREAM_OPTIONS);
   }
 
@@ -242,12 +291,14 @@ class DecryptTransform extends Transform {
     for (;;) {
       switch (this.state) {
         case 'header': {
-          if (this.queue.length < HEADER_SIZE) return checkHeaderPrefix(this.queue.peek(HEADER_SIZE), false);
-          const header = this.queue.take(HEADER_SIZE);
-          const opened = openHeader(header, this.key);
+          const length = headerLength(this.queue.peek(LENGTH_PREFIX_SIZE), false);
+          if (length === undefined || this.queue.length < length) return;
+          const header = this.queue.take(length);
+          const opened = openHeader(header, this.secrets);
           this.aad = chunkAad(header);
-          this.chunkSize = opened.chunkSize;
+          this.facts = opened.facts;
           this.payloadKey = opened.payloadKey;
+          this.offset = length;
           this.state = 'frame';
           break;
         }
@@ -257,7 +308,7 @@ class DecryptTransform extends Transform {
           this.final = word >= FINAL_FLAG;
           this.frameLength = word & LENGTH_MASK;
           this.checkFrame();
-          this.aad.writeUInt32BE(word, HEADER_SIZE);
+          setFrame(this.aad, word);
           this.state = 'body';
           break;
         }
@@ -290,7 +341,7 @@ class DecryptTransform extends Transform {
   }
 
   private checkFrame(): void {
-    const size = this.chunkSize!;
+    const size = this.facts!.chunkSize;
     let problem: string | undefined;
     if (this.frameLength > size) problem = `claims ${this.frameLength} bytes, more than the chunk size ${size}`;
     else if (!this.final && this.frameLength !== size) problem = `is not final but holds ${this.frameLength} bytes, not the chunk size ${size}`;
@@ -335,7 +386,8 @@ class DecryptTransform extends Transform {
     const incomplete = 'the backup is incomplete, restore from another copy';
     switch (this.state) {
       case 'header':
-        return checkHeaderPrefix(this.queue.peek(HEADER_SIZE), true); // always throws: the header never completed
+        headerLength(this.queue.peek(this.queue.length), true); // always throws: the header never completed
+        return;
       case 'frame':
         if (this.queue.length === 0) {
           const after = this.chunks === 0 ? 'the header' : `chunk ${this.chunks - 1}`;
@@ -358,40 +410,97 @@ class DecryptTransform extends Transform {
   }
 }
 
-/** Encrypts a byte stream into the copycat-db v1 format (docs/FORMAT.md). Validates key and chunk size at once. */
-/** The encryption stage; `params` is what a manifest records about it (the key's id, never the key). */
-export function encrypt(opts: EncryptOptions): TransformStage & { readonly params: { readonly keyId: string; readonly chunkSize: number } } {
-  const key = checkKey(opts.key);
-  const chunkSize = checkChunkSize(opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
-  if (opts.salt !== undefined && opts.salt.length !== SALT_SIZE) throw new RangeError(`salt must be ${SALT_SIZE} bytes`);
-  const salt = opts.salt && Buffer.from(opts.salt);
-  const id = keyId(key);
+/** One encryption stage: `newStream` draws what each run (each stored stream) must not share with another. */
+function encryptStage<P extends KeyEncryptParams | RecipientEncryptParams>(
+  params: P,
+  newStream: () => { readonly header: Buffer; readonly payloadKey: Buffer },
+): TransformStage & { readonly params: P } {
   let current: EncryptTransform | undefined;
   return {
     name: 'encrypt',
     create(ctx) {
-      const fileSalt = salt ?? randomBytes(SALT_SIZE);
-      ctx.log.log('debug', 'encrypt.start', { keyId: id, chunkSize });
-      current = new EncryptTransform(payloadKey(key, fileSalt), buildHeader(key, fileSalt, chunkSize), chunkSize, ctx.log);
+      const { header, payloadKey } = newStream();
+      ctx.log.log('debug', 'encrypt.start', { ...params });
+      current = new EncryptTransform(payloadKey, header, params.chunkSize, ctx.log);
       return current;
     },
-    info: (): EncryptionInfo => ({ keyId: id, chunkSize, chunks: current?.chunks ?? 0 }),
-    params: { keyId: id, chunkSize },
+    info: (): EncryptionInfo => ({ ...params, chunks: current?.chunks ?? 0 }),
+    params,
   };
 }
 
-/** Decrypts and verifies a copycat-db v1 stream; every failure is a CopycatError with its own code. */
-export function decrypt(opts: DecryptOptions): TransformStage {
+function checkSize(name: string, value: Buffer, size: number): Buffer {
+  if (value.length !== size) throw new RangeError(`${name} must be ${size} bytes`);
+  return Buffer.from(value);
+}
+
+/**
+ * The encryption stage: `{ key }` writes format version 1, `{ recipients }` version 2. `params` is what a manifest
+ * records (key id or recipient ids, and chunk size). Validates at once: KEY_INVALID, CHUNK_SIZE, RECIPIENT_MISSING,
+ * TOO_MANY_RECIPIENTS.
+ */
+export function encrypt(opts: RecipientEncryptOptions): RecipientEncryptStage;
+// Last, so that `ReturnType<typeof encrypt>` is still the version 1 stage callers written before version 2 expect.
+export function encrypt(opts: KeyEncryptOptions): KeyEncryptStage;
+export function encrypt(opts: EncryptOptions): EncryptStage {
+  const chunkSize = checkChunkSize(opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  if (opts.recipients !== undefined) return encryptToRecipients(opts.recipients, chunkSize, opts.fixed);
   const key = checkKey(opts.key);
-  const id = keyId(key);
+  const salt = opts.salt && checkSize('salt', opts.salt, SALT_SIZE);
+  return encryptStage({ keyId: keyId(key), chunkSize }, () => {
+    const fileSalt = salt ?? randomBytes(SALT_SIZE);
+    return { header: buildKeyHeader(key, fileSalt, chunkSize), payloadKey: payloadKey(key, fileSalt, FORMAT_V1) };
+  });
+}
+
+function encryptToRecipients(given: readonly Recipient[], chunkSize: number, fixed: RecipientEncryptOptions['fixed']): RecipientEncryptStage {
+  const recipients = [...new Map(given.map((r) => [r.id, r])).values()];
+  if (recipients.length === 0) {
+    throw new CopycatError('RECIPIENT_MISSING', 'no recipient to encrypt to: pass at least one recipient (ccdb1…), made with `copycat-db keygen --identity`');
+  }
+  if (recipients.length > MAX_STANZAS) {
+    throw new CopycatError('TOO_MANY_RECIPIENTS', `${recipients.length} recipients, the format holds at most ${MAX_STANZAS}: encrypt to fewer (share an identity among people instead)`);
+  }
+  const inputs = fixed && {
+    fileKey: checkSize('fileKey', fixed.fileKey, FILE_KEY_SIZE),
+    salt: checkSize('salt', fixed.salt, SALT_SIZE),
+    ephemeralSecrets: recipients.map((_, k) => checkSize('each ephemeral secret', fixed.ephemeralSecrets[k] ?? Buffer.alloc(0), X25519_KEY_SIZE)),
+  };
+  return encryptStage({ recipients: recipients.map((r) => r.id), chunkSize }, () => {
+    const { fileKey, salt, ephemeralSecrets } = inputs ?? {
+      fileKey: randomBytes(FILE_KEY_SIZE),
+      salt: randomBytes(SALT_SIZE),
+      ephemeralSecrets: recipients.map(() => randomBytes(X25519_KEY_SIZE)),
+    };
+    return { header: buildRecipientHeader(recipients, chunkSize, fileKey, salt, ephemeralSecrets), payloadKey: payloadKey(fileKey, salt, FORMAT_V2) };
+  });
+}
+
+/**
+ * Decrypts and verifies a stream of either version: `{ key }` opens version 1, `{ identities }` version 2; give both
+ * when the stored version is not known. Every failure is a CopycatError with its own code; KEY_INVALID and
+ * IDENTITY_MISSING (neither secret given) are thrown at once.
+ */
+export function decrypt(opts: DecryptOptions): TransformStage {
+  const secrets: DecryptionSecrets = { key: opts.key && checkKey(opts.key), identities: opts.identities && [...opts.identities] };
+  if (secrets.key === undefined && !secrets.identities?.length) {
+    throw new CopycatError('IDENTITY_MISSING', 'nothing to decrypt with: pass a key file (format version 1) or at least one identity (version 2)');
+  }
+  const id = secrets.key && keyId(secrets.key);
   let current: DecryptTransform | undefined;
   return {
     name: 'decrypt',
     create(ctx) {
-      ctx.log.log('debug', 'decrypt.start', { keyId: id });
-      current = new DecryptTransform(key, ctx.log);
+      ctx.log.log('debug', 'decrypt.start', { ...(id && { keyId: id }), ...(secrets.identities && { identities: secrets.identities.map((i) => i.recipient.id) }) });
+      current = new DecryptTransform(secrets, ctx.log);
       return current;
     },
-    info: (): EncryptionInfo => ({ keyId: id, chunkSize: current?.chunkSize, chunks: current?.chunks ?? 0 }),
+    info: (): EncryptionInfo => {
+      const facts = current?.facts;
+      const chunks = current?.chunks ?? 0;
+      if (facts === undefined) return { ...(id && { keyId: id }), chunkSize: undefined, chunks };
+      const { formatVersion: _, ...rest } = facts;
+      return { ...rest, chunks };
+    },
   };
 }
