@@ -61,7 +61,7 @@ test('scw-export → zstd → encrypt → locked S3, and back into PostgreSQL: i
   const bucket = await s3.createBucket({ objectLock: true });
   emu.faults.resetDownloadAfter(dump.length >> 1, 1);
   const { manifest, stats } = await backupToS3({
-    client: s3.client, bucket, prefix: 'scw', source: scwSource(), sourceKind: 'scaleway-scw-export',
+    client: s3.client, bucket, prefix: 'scw', source: scwSource(),
     chain: { compression: 'zstd', level: 3, key }, retention: { mode: 'COMPLIANCE', days: 0.0002 },
   });
   assert.equal(manifest.sha256.plaintext, createHash('sha256').update(dump).digest('hex'), 'the resumed download is byte-identical');
@@ -85,7 +85,7 @@ test('a Scaleway wait that times out fails clearly and leaves nothing in the buc
   try {
     await assert.rejects(
       backupToS3({
-        client: s3.client, bucket, prefix: 'scw', sourceKind: 'scaleway-scw-export',
+        client: s3.client, bucket, prefix: 'scw',
         source: scalewayRdb({ mode: 'scw-export', instanceId: slowProd, databaseName: 'app', env: { ...scwEnv(), SCW_API_URL: slow.url },
           pollInitialMs: 3, pollMaxMs: 15, waitTimeoutMs: 300 }),
         chain: { compression: 'zstd', key }, retention: { mode: 'COMPLIANCE', days: 1 },

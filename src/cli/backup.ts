@@ -44,7 +44,7 @@ export function backupCommand(program: Command): void {
   }));
 }
 
-async function backup(ctx: ActionContext, flags: BackupFlags, { source, kind: sourceKind, tables }: ChosenSource, chain: ChainOptions): Promise<void> {
+async function backup(ctx: ActionContext, flags: BackupFlags, { source }: ChosenSource, chain: ChainOptions): Promise<void> {
   const location = parseLocation(flags.to);
   if (location.kind !== 's3') {
     const sink: SinkStage = location.kind === 'file' ? fileSink(location.path) : stdoutSink();
@@ -59,7 +59,6 @@ async function backup(ctx: ActionContext, flags: BackupFlags, { source, kind: so
     bucket: location.bucket,
     prefix: location.prefix,
     source,
-    sourceKind,
     chain,
     retention: { mode: flags.lockMode, days: flags.retainDays },
     allowUnlocked: flags.allowUnlocked,
@@ -68,7 +67,6 @@ async function backup(ctx: ActionContext, flags: BackupFlags, { source, kind: so
     partSize: flags.partSize,
     concurrency: flags.concurrency,
     checksum: flags.checksum,
-    tables,
   }, ctx);
   ctx.done('backup.done', summarize(stats, 'backup'), {
     id: manifest.id,

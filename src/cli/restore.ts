@@ -1,10 +1,9 @@
 import { Option, type Command } from 'commander';
-import { restoreTransforms } from '../chain.js';
+import { restoreSink, restoreTransforms } from '../chain.js';
 import { databaseTarget } from '../pg/conninfo.js';
 import { loadKeyFile } from '../key.js';
 import { parseLocation } from '../location.js';
 import { pipeline } from '../pipeline.js';
-import { restoreSink } from '../sinks/restore.js';
 import { fileSource } from '../sources/file.js';
 import { stdinSource } from '../sources/stdin.js';
 import { action } from './run.js';

@@ -15,9 +15,8 @@ export interface S3BackupOptions {
   readonly client: S3Client;
   readonly bucket: string;
   readonly prefix: string;
+  /** Its facts() are what the manifest says about the dump (kind, database, server version, format, tables). */
   readonly source: SourceStage;
-  /** What the manifest says the source was: `pg_dump`, `scaleway-rdb`, … */
-  readonly sourceKind: string;
   readonly chain: ChainOptions;
   /** Applied when the bucket has Object Lock; a bucket without it is refused unless allowUnlocked. */
   readonly retention: RetentionPolicy;
@@ -28,11 +27,6 @@ export interface S3BackupOptions {
   readonly partSize?: number;
   readonly concurrency?: number;
   readonly checksum?: S3Checksum;
-  /**
-   * The manifest's table list (names and exact rows), asked for right after the data object is stored, e.g.
-   * pgDumpWithCensus(...).tables. Undefined records no list; a rejection fails the backup before its manifest.
-   */
-  readonly tables?: () => Promise<Manifest['tables'] | undefined>;
 }
 
 export interface S3BackupResult {
@@ -70,9 +64,8 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
   const chain = backupChain(opts.chain);
   const transforms = [plaintext, ...chain.stages, stored];
   const stats = await pipeline(opts.source).through(...transforms).to(sink).run(run);
-  const tables = await opts.tables?.();
+  const facts = (await opts.source.facts?.()) ?? { kind: 'unknown', format: 'unknown' };
   const object = sink.result()!;
-  const sourceInfo = stats.stages[0]!.info ?? {};
   // stats.stages is [source, ...transforms, sink].
   const compressed = chain.compression && stats.stages[1 + transforms.indexOf(chain.compression)];
   const manifest: Manifest = {
@@ -80,11 +73,11 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
     toolVersion: TOOL_VERSION,
     id,
     source: {
-      kind: opts.sourceKind,
-      ...(typeof sourceInfo.database === 'string' ? { database: sourceInfo.database } : {}),
-      ...(typeof sourceInfo.serverVersion === 'string' ? { serverVersion: sourceInfo.serverVersion } : {}),
+      kind: facts.kind,
+      ...(facts.database ? { database: facts.database } : {}),
+      ...(facts.serverVersion ? { serverVersion: facts.serverVersion } : {}),
     },
-    dumpFormat: dumpFormatOf(sourceInfo),
+    dumpFormat: facts.format,
     sizes: {
       plaintext: stats.bytesRead,
       stored: object.size,
@@ -94,7 +87,7 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
     compression: { algorithm: opts.chain.compression, ...(opts.chain.compression !== 'none' ? { level: opts.chain.level ?? 3 } : {}) },
     encryption: chain.encryption ? { algorithm: 'aes-256-gcm-stream-v1', ...chain.encryption.params } : null,
     object: { bucket: opts.bucket, key, versionId: object.versionId ?? 'null', retention: object.retention },
-    ...(tables ? { tables } : {}),
+    ...(facts.tables ? { tables: facts.tables } : {}),
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
   };
@@ -102,9 +95,4 @@ export async function backupToS3(opts: S3BackupOptions, run: RunOptions = {}): P
   const lock = object.retention ? { mode: object.retention.mode, retainUntil: new Date(object.retention.retainUntil) } : null;
   await writeManifest(opts.client, opts.bucket, manifestKey(opts.prefix, id), manifest, lock, run.signal);
   return { manifest, stats, ...(check.warning ? { warning: check.warning } : {}) };
-}
-
-function dumpFormatOf(info: Record<string, unknown>): Manifest['dumpFormat'] {
-  const format = info.format ?? info.archiveFormat;
-  return format === 'custom' || format === 'plain' || format === 'parallel' ? format : 'unknown';
 }

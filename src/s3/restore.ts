@@ -1,9 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { restoreTransforms } from '../chain.js';
+import { restoreSink, restoreTransforms } from '../chain.js';
 import { CopycatError } from '../errors.js';
 import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
-import type { RestoreTarget } from '../sinks/pg-restore.js';
-import { restoreSink } from '../sinks/restore.js';
+import type { RestoreTarget } from '../pg/restore-target.js';
 import { s3Object } from '../sources/s3-object.js';
 import { compressionName } from '../transforms/compression/index.js';
 import { keyId } from '../formats/encrypted-stream.js';
