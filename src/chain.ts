@@ -1,4 +1,8 @@
-import type { TransformStage } from './stage.js';
+import type { RestoreTarget } from './pg/restore-target.js';
+import { sinkByFormat } from './sinks/by-format.js';
+import { pgParallelRestore } from './sinks/pg-parallel-restore/index.js';
+import { pgRestore, psql } from './sinks/pg-restore/index.js';
+import type { SinkStage, TransformStage } from './stage.js';
 import { compressionByName, type CompressionName } from './transforms/compression/index.js';
 import { decrypt, encrypt } from './transforms/encrypt.js';
 
@@ -36,4 +40,13 @@ export function restoreTransforms(opts: ChainOptions): TransformStage[] {
     ...(opts.key ? [decrypt({ key: opts.key })] : []),
     ...(compression ? [compression.decompress()] : []),
   ];
+}
+
+/**
+ * Restores a dump of any format into a database, choosing by the dump's first bytes: pg_restore, psql, or (for a
+ * copycat-db parallel container) pgParallelRestore with `jobs`.
+ */
+export function restoreSink(target: RestoreTarget & { create?: boolean; jobs?: number }): SinkStage {
+  return sinkByFormat('restore', (format) =>
+    format === 'parallel' ? pgParallelRestore(target) : format === 'custom' ? pgRestore(target) : psql(target));
 }

@@ -1,9 +1,9 @@
 // The public library API: stages, the pipeline builder, the chains, repositories and the operations the CLI itself calls.
 export { pipeline, Pipeline, RunnablePipeline, type RunOptions, type RunStats, type StageStats } from './pipeline.js';
-export type { SinkStage, SourceStage, Stage, StageContext, TransformStage } from './stage.js';
+export type { SinkStage, SourceFacts, SourceStage, Stage, StageContext, TableFact, TransformStage } from './stage.js';
 export { CopycatError, describeError } from './errors.js';
 export type { Logger, LogLevel, LogFields } from './log.js';
-export { backupChain, backupTransforms, restoreTransforms, type BackupChain, type ChainOptions } from './chain.js';
+export { backupChain, backupTransforms, restoreSink, restoreTransforms, type BackupChain, type ChainOptions } from './chain.js';
 export { generateKeyFile, loadKeyFile } from './key.js';
 export { parseLocation, type Location } from './location.js';
 
@@ -20,8 +20,8 @@ export { meter, type MeterReading } from './transforms/meter.js';
 
 export { fileSink } from './sinks/file.js';
 export { stdoutSink } from './sinks/stdout.js';
-export { pgRestore, psql, type RestoreTarget } from './sinks/pg-restore.js';
-export { restoreSink } from './sinks/restore.js';
+export { pgRestore, psql } from './sinks/pg-restore/index.js';
+export type { RestoreTarget } from './pg/restore-target.js';
 export { sniffArchiveFormat, type ArchiveFormat, type DumpFormat } from './formats/archive.js';
 
 export { s3Sink, type S3SinkOptions, type S3SinkResult, type S3Checksum } from './sinks/s3.js';
@@ -40,6 +40,5 @@ export {
   type VerifyOptions, type VerifyReport, type VerifyCheck, type RunSummary,
 } from './operations/index.js';
 export { scalewayRdb, type ScalewayRdbOptions, type ScalewayMode } from './sources/scaleway/index.js';
-export { pgDumpWithCensus } from './sources/table-census.js';
 export { pgParallel, type PgParallelOptions } from './sources/pg-parallel/index.js';
 export { pgParallelRestore, type PgParallelRestoreOptions } from './sinks/pg-parallel-restore/index.js';

@@ -6,12 +6,11 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { backupTransforms, restoreTransforms } from '../src/chain.js';
+import { backupTransforms, restoreSink, restoreTransforms } from '../src/chain.js';
 import { silentLogger } from '../src/log.js';
 import { pipeline } from '../src/pipeline.js';
 import { fileSink } from '../src/sinks/file.js';
 import { pgParallelRestore } from '../src/sinks/pg-parallel-restore/index.js';
-import { restoreSink } from '../src/sinks/restore.js';
 import { sniffArchiveFormat } from '../src/formats/archive.js';
 import { fileSource } from '../src/sources/file.js';
 import { FrameReader, PARALLEL_MAGIC, pgParallel, type ContainerHeader } from '../src/sources/pg-parallel/index.js';
@@ -158,6 +157,8 @@ test('library: parallel dump with a concurrent writer → zstd → encrypt → f
     'public.empty_table', 'public.events_2023', 'public.events_2024', 'public.events_other', 'public.scratch']);
   assert.equal(tables.find((t) => t.name === 'public.empty_table')!.rows, 0);
   assert.equal(info.largeObjects, 1);
+  const serverVersion = (await cluster.query<{ server_version: string }>('SHOW server_version'))[0]!.server_version;
+  assert.deepEqual(await source.facts!(), { kind: 'pg_parallel', database: 'source', serverVersion, format: 'parallel', tables });
   assert.ok(readFileSync(path).length < backup.bytesRead, 'compressed');
 
   await cluster.createDatabase('restored_lib');

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { Readable, Transform, Writable } from 'node:stream';
 import { test } from 'node:test';
+import { CopycatError } from '../src/errors.js';
+import { ENCRYPTION_MAGIC } from '../src/formats/encrypted-stream.js';
 import { pipeline } from '../src/pipeline.js';
+import { sinkByFormat } from '../src/sinks/by-format.js';
 import type { SinkStage, SourceStage, TransformStage } from '../src/stage.js';
 import { compressionByName } from '../src/transforms/compression/index.js';
 import { ZSTD_MAGIC } from '../src/formats/archive.js';
@@ -116,4 +119,54 @@ test('compression is looked up by name; none is no stage at all; unknown names a
   assert.ok(compressionByName('zstd'));
   assert.throws(() => compressionByName('lz5'), /unknown compression "lz5": use one of zstd, none/);
   assert.throws(() => zstdCompress({ level: 30 }), /level 30 is out of range/);
+});
+
+test('a digest that differs from the expected one fails with which digest it was and both values as detail', async () => {
+  const data = Buffer.from('the bytes the manifest does not describe');
+  const actual = createHash('sha256').update(data).digest('hex');
+  const expected = '0'.repeat(64);
+  await assert.rejects(pipeline(bufferSource([data])).through(sha256({ label: 'stored', expect: expected })).to(collect()).run(),
+    (err: unknown) => {
+      assert.ok(err instanceof CopycatError && err.code === 'DIGEST_MISMATCH', String(err));
+      assert.deepEqual(err.detail, { digest: 'stored', expected, actual });
+      return true;
+    });
+});
+
+test('sinkByFormat hands the whole stream to the sink chosen by its first bytes, and finishes only after that sink', async () => {
+  const dump = Buffer.concat([Buffer.from('PGDMP'), randomBytes(100_000)]);
+  const received: Buffer[] = [];
+  let innerFinished = false;
+  const chosen: string[] = [];
+  const slowSink: SinkStage = {
+    name: 'slow',
+    create: () => new Writable({
+      write(chunk: Buffer, _e, cb) { received.push(chunk); cb(); },
+      final(cb) { setTimeout(() => { innerFinished = true; cb(); }, 50); },
+    }),
+    info: () => ({ program: 'slow' }),
+  };
+  const sink = sinkByFormat('restore', (format) => {
+    chosen.push(format);
+    return slowSink;
+  });
+  // One byte at a time first: the head is gathered across chunks.
+  const stats = await pipeline(bufferSource([dump.subarray(0, 1), dump.subarray(1, 3), dump.subarray(3)])).to(sink).run();
+  assert.ok(innerFinished, 'the run ended after the chosen sink finished');
+  assert.deepEqual(chosen, ['custom']);
+  assert.ok(Buffer.concat(received).equals(dump));
+  assert.deepEqual(stats.stages.at(-1), { name: 'restore', kind: 'sink', bytesIn: dump.length, info: { program: 'slow' } });
+});
+
+test('sinkByFormat refuses what is not a dump, naming what it is, before any sink is chosen', async () => {
+  const never = sinkByFormat('restore', () => assert.fail('no sink may be chosen'));
+  const cases: [Buffer, string][] = [
+    [Buffer.concat([ENCRYPTION_MAGIC, randomBytes(64)]), 'BACKUP_ENCRYPTED'],
+    [Buffer.concat([ZSTD_MAGIC, randomBytes(64)]), 'BACKUP_COMPRESSED'],
+    [Buffer.alloc(64, 0xff), 'NOT_A_DUMP'],
+    [Buffer.alloc(0), 'BACKUP_EMPTY'],
+  ];
+  for (const [bytes, code] of cases) {
+    await assert.rejects(pipeline(bufferSource([bytes])).to(never).run(), (err: Error & { code?: string }) => err.code === code, code);
+  }
 });

@@ -4,10 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync, readFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { backupTransforms, restoreTransforms } from '../src/chain.js';
+import { backupTransforms, restoreSink, restoreTransforms } from '../src/chain.js';
 import { pipeline } from '../src/pipeline.js';
 import { fileSink } from '../src/sinks/file.js';
-import { restoreSink } from '../src/sinks/restore.js';
 import { fileSource } from '../src/sources/file.js';
 import { pgDump } from '../src/sources/pg-dump.js';
 import { ENCRYPTION_MAGIC } from '../src/formats/encrypted-stream.js';
@@ -43,11 +42,15 @@ for (const format of ['custom', 'plain'] as const) {
   test(`library: ${format} dump → zstd → encrypt → file, and back into a new database, is identical`, async () => {
     const path = join(dir, `lib-${format}.backup`);
     const chain = { compression: 'zstd' as const, level: 3, key };
-    const backup = await pipeline(pgDump({ database: 'source', format, env: cluster.env }))
+    const dump = pgDump({ database: 'source', format, env: cluster.env });
+    const backup = await pipeline(dump)
       .through(...backupTransforms(chain))
       .to(fileSink(path))
       .run();
     assert.ok(backup.bytesRead > 100_000, 'the dump has the data');
+    const serverVersion = (await cluster.query<{ server_version: string }>('SHOW server_version'))[0]!.server_version;
+    assert.deepEqual(await dump.facts!(), { kind: 'pg_dump', database: 'source', serverVersion, format },
+      'the server version is learned even though nothing asked for the expected size');
     assert.equal(backup.stages.length, 4);
     assert.equal(backup.bytesWritten, readFileSync(path).length);
     assert.ok(readFileSync(path).subarray(0, 8).equals(ENCRYPTION_MAGIC), 'stored bytes are encrypted');

@@ -165,6 +165,7 @@ test('scw-export: backup, export and download give the dump byte for byte', asyn
   assert.equal(info.bytes, dump.length);
   assert.equal(info.resumes, 0);
   assert.equal(await source.expectedSize!(), dump.length, 'the backup size feeds expectedSize()');
+  assert.deepEqual(await source.facts!(), { kind: 'scaleway-scw-export', database: 'app', format: 'custom' }, 'the format is the sniffed one');
 
   const [create] = e.calls(`POST ${PREFIX}/backups`);
   const body = create!.body as Record<string, string>;
@@ -416,7 +417,7 @@ test('snapshot-pgdump: private network attached, public endpoint removed, pg_dum
   const { emu: e, prodId } = await emulator({ privateEndpoint: () => ({ ip: cluster.host, port: cluster.port }) });
   withSnapshots(e, prodId);
   const cap = capture();
-  const { bytes, info } = await runSource(options(e, prodId, {
+  const { bytes, info, source } = await runSource(options(e, prodId, {
     mode: 'snapshot-pgdump',
     privateNetworkId: 'pn-0a1b2c3d',
     pgEnv: { PGUSER: cluster.user, PGPASSWORD: cluster.password },
@@ -425,6 +426,9 @@ test('snapshot-pgdump: private network attached, public endpoint removed, pg_dum
   }), cap.logger);
   assert.equal(bytes.subarray(0, 5).toString(), 'PGDMP');
   assert.equal(info.archiveFormat, 'custom');
+  const serverVersion = (await cluster.query<{ server_version: string }>('SHOW server_version'))[0]!.server_version;
+  assert.deepEqual(await source.facts!(), { kind: 'scaleway-snapshot-pgdump', database: 'app', serverVersion, format: 'custom' },
+    'the server version was asked before the temporary instance went');
   assert.deepEqual(info.privateEndpoint, { ip: cluster.host, port: cluster.port });
   const tempId = String(info.tempInstanceId);
 

@@ -12,7 +12,8 @@ import { backup } from '../src/operations/backup.js';
 import { listBackups } from '../src/repository/index.js';
 import { dataKey, manifestKey } from '../src/repository/layout.js';
 import type { Manifest } from '../src/formats/manifest.js';
-import { parsePattern, pgDumpWithCensus } from '../src/sources/table-census.js';
+import { parsePattern } from '../src/pg/dump-selection.js';
+import { pgDump } from '../src/sources/pg-dump.js';
 import type { SinkStage, SourceStage } from '../src/stage.js';
 import { verify, type VerifyReport } from '../src/operations/verify/index.js';
 import { runCli } from './helpers/cli.js';
@@ -202,11 +203,11 @@ test('--keep keeps the scratch database; an existing name is refused, and only a
 });
 
 test('the census counts in the snapshot pg_dump dumps: rows committed after it are in neither', async () => {
-  const census = pgDumpWithCensus({ database: 'app', env: pg.env });
+  const census = pgDump({ database: 'app', env: pg.env, countTables: true });
   const racing: SourceStage = {
-    ...census.source,
+    ...census,
     async create(ctx) {
-      const stream = await census.source.create(ctx);
+      const stream = await census.create(ctx);
       await pg.query('INSERT INTO public.race SELECT generate_series(1, 100)', 'app');
       return stream;
     },
@@ -221,16 +222,16 @@ test('the census counts in the snapshot pg_dump dumps: rows committed after it a
 
 test('the census follows pg_dump\'s table selection arguments', async () => {
   const discard: SinkStage = { name: 'discard', create: () => new Writable({ write: (_c, _e, cb) => cb() }) };
-  const census = pgDumpWithCensus({ database: 'app', env: pg.env,
+  const census = pgDump({ database: 'app', env: pg.env, countTables: true,
     args: ['--exclude-table=public.tokens', '-T', 'public."Odd Name"', '--exclude-table-data=billing.*', '--exclude-schema', 'nothing_here'] });
-  await pipeline(census.source).to(discard).run();
-  assert.deepEqual(await census.tables(), EXPECTED_TABLES
+  await pipeline(census).to(discard).run();
+  assert.deepEqual((await census.facts!()).tables, EXPECTED_TABLES
     .filter((x) => x.name !== 'public.tokens' && x.name !== 'public."Odd Name"')
     .map((x) => (x.name.startsWith('billing.') ? { ...x, rows: 0 } : x)));
 
-  const unsupported = pgDumpWithCensus({ database: 'app', env: pg.env, args: ['--data-only'] });
-  await pipeline(unsupported.source).to(discard).run();
-  assert.equal(await unsupported.tables(), undefined);
+  const unsupported = pgDump({ database: 'app', env: pg.env, countTables: true, args: ['--data-only'] });
+  await pipeline(unsupported).to(discard).run();
+  assert.equal((await unsupported.facts!()).tables, undefined);
 
   assert.deepEqual(parsePattern('Public."Odd.Name"*', false), { schema: '^(public)$', name: '^(Odd\\.Name.*)$' });
   assert.deepEqual(parsePattern('app.billing.inv?ices', false), { schema: '^(billing)$', name: '^(inv.ices)$' });

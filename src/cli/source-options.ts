@@ -5,7 +5,6 @@ import { integer } from './shared.js';
 import { pgDump } from '../sources/pg-dump.js';
 import { pgParallel } from '../sources/pg-parallel/index.js';
 import { BACKUP_MODES, defaultMode, type BackupMode } from '../sources/scaleway/modes.js';
-import { pgDumpWithCensus } from '../sources/table-census.js';
 import type { SourceStage } from '../stage.js';
 
 
@@ -38,15 +37,13 @@ export interface ChosenSource {
   readonly kind: string;
   /** The database name alone (never a connection string, which may hold a password): what logs may show. */
   readonly database?: string;
-  /** Exact table rows for the manifest, where the source can count them (see S3BackupOptions.tables). */
-  readonly tables?: () => Promise<readonly { name: string; rows: number; bytes?: number }[] | undefined>;
 }
 
 /**
  * The dump a backup streams. Into S3, a pg_dump also counts every table's rows in the dump's own snapshot, so
  * verify can check them; the parallel container counts rows and bytes from its COPY streams.
  */
-export async function backupSource(flags: SourceFlags, toS3: boolean): Promise<ChosenSource> {
+export async function backupSource(flags: SourceFlags, toRepository: boolean): Promise<ChosenSource> {
   const mode: BackupMode = flags.mode ?? defaultMode(flags.scwInstance);
   if (flags.jobs !== undefined && flags.format !== 'parallel') {
     throw new CopycatError('OPTION_INVALID', '--jobs applies to --format parallel only');
@@ -55,17 +52,12 @@ export async function backupSource(flags: SourceFlags, toS3: boolean): Promise<C
     if (mode !== 'pgdump') throw new CopycatError('OPTION_INVALID', `--format parallel reads the database itself: it cannot be used with --mode ${mode}`);
     // A connection string's parts (password included) reach pgParallel's connections and pg_dump as PG* variables.
     const { database, env } = databaseTarget(flags.database);
-    const source = pgParallel({ database, env, jobs: flags.jobs });
-    const tables = async () => source.report()?.tables.map((t) => ({ name: t.ident, rows: t.rows, bytes: t.bytes }));
-    return { source, kind: 'pg_parallel', database, tables };
+    return { source: pgParallel({ database, env, jobs: flags.jobs }), kind: 'pg_parallel', database };
   }
   if (mode === 'pgdump') {
     // pgDump resolves a connection string itself; resolving it here too checks it before anything starts.
     const { database } = databaseTarget(flags.database);
-    const options = { database: flags.database, format: flags.format };
-    if (!toS3) return { source: pgDump(options), kind: 'pg_dump', database };
-    const census = pgDumpWithCensus(options);
-    return { source: census.source, kind: 'pg_dump', database, tables: census.tables };
+    return { source: pgDump({ database: flags.database, format: flags.format, countTables: toRepository }), kind: 'pg_dump', database };
   }
   // The start-up check (src/config.ts, modeNeeds) has already refused a missing instance or database.
   if (isConnectionString(flags.database!)) {

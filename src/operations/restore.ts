@@ -1,11 +1,10 @@
-import { restoreTransforms, type ChainOptions } from '../chain.js';
+import { restoreSink, restoreTransforms, type ChainOptions } from '../chain.js';
 import { CopycatError } from '../errors.js';
 import { keyId } from '../formats/encrypted-stream.js';
 import type { Manifest } from '../formats/manifest.js';
+import type { RestoreTarget } from '../pg/restore-target.js';
 import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
 import { chooseBackup, type BackupEntry, type Repository } from '../repository/index.js';
-import type { RestoreTarget } from '../sinks/pg-restore.js';
-import { restoreSink } from '../sinks/restore.js';
 import type { SourceStage } from '../stage.js';
 import { compressionName } from '../transforms/compression/index.js';
 import { sha256 } from '../transforms/sha256.js';

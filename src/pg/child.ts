@@ -6,15 +6,13 @@ import { writeOrDrain } from '../streams.js';
 /** What to do when pg_dump, pg_restore or psql is missing: every PostgreSQL program comes from the same package. */
 export const PG_CLIENT_HINT = 'install the PostgreSQL client (apt-get install postgresql-client-15)';
 
-/** How to start one external program (pg_dump, pg_restore, psql). */
+/** How to start one PostgreSQL program (pg_dump, pg_restore, psql); a missing one is reported with PG_CLIENT_HINT. */
 export interface ChildSpec {
   /** Short name used in errors: "pg_dump failed: …". */
   readonly name: string;
   readonly command: string;
   readonly args: readonly string[];
   readonly env?: Record<string, string | undefined>;
-  /** One-line hint appended when the program is not installed. */
-  readonly installHint: string;
   /** Says what a failure means when the program's own words would mislead (PROGRAM_FAILED otherwise). */
   readonly explain?: (stderr: string) => CopycatError | undefined;
 }
@@ -64,7 +62,7 @@ class Child {
     this.exited = new Promise((resolve, reject) => {
       this.process.once('error', (err: NodeJS.ErrnoException) => {
         reject(err.code === 'ENOENT'
-          ? new CopycatError('PROGRAM_MISSING', `${spec.command} not found: ${spec.installHint}`, { cause: err })
+          ? new CopycatError('PROGRAM_MISSING', `${spec.command} not found: ${PG_CLIENT_HINT}`, { cause: err })
           : err);
       });
       this.process.once('close', (code, signal) => {

@@ -18,6 +18,7 @@ export function fileSource(path: string): SourceStage {
     async expectedSize() {
       return (await stat(path)).size;
     },
+    facts: async () => ({ kind: 'file', format: 'unknown' }),
     info: () => ({ path }),
   };
 }

@@ -1,61 +1,50 @@
-import type { DumpFormat } from '../formats/archive.js';
-import { ChildOutput, PG_CLIENT_HINT } from '../pg/child.js';
-import { databaseTarget } from '../pg/conninfo.js';
-import { libpqEnv, queryOnce } from '../pg/client.js';
+import { startCensus, type TableCount } from '../pg/census.js';
+import { ChildOutput } from '../pg/child.js';
+import { pgDumpCommand, type PgDumpSettings } from '../pg/dump.js';
 import type { SourceStage } from '../stage.js';
 
-export interface PgDumpOptions {
+export interface PgDumpOptions extends PgDumpSettings {
   /**
-   * Database to dump, or a libpq connection string (URI or key=value) whose password reaches pg_dump only as
-   * PGPASSWORD; defaults to PGDATABASE, as libpq does. `info()` reports the database name alone.
+   * Also count every table's rows in the snapshot pg_dump dumps, for `facts().tables` (see startCensus): verify
+   * then checks a restore against them. Skipped with a warning where pg_dump's arguments make the count unreliable.
    */
-  readonly database?: string;
-  /** `custom` (default) restores with pg_restore; `plain` is SQL for psql. */
-  readonly format?: DumpFormat;
-  /** libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE…) on top of the process environment. */
-  readonly env?: Record<string, string>;
-  /** Extra pg_dump arguments, e.g. ['--exclude-table=audit_log']. */
-  readonly args?: readonly string[];
-  /** The pg_dump binary; defaults to the one on PATH. */
-  readonly command?: string;
+  readonly countTables?: boolean;
 }
 
 /**
  * Spawns pg_dump and streams its stdout; a non-zero exit fails the run with pg_dump's own message.
- * `expectedSize()` (pg_database_size) also learns the server version, which `info()` then reports.
+ * `expectedSize()` is pg_database_size; `facts()` asks the server's version if that did not already learn it.
  */
 export function pgDump(opts: PgDumpOptions = {}): SourceStage {
-  const format = opts.format ?? 'custom';
-  // The connection reaches pg_dump only as PG* variables: its argv is visible to every user (ps, /proc/*/cmdline).
-  const target = databaseTarget(opts.database, opts.env);
-  const env = libpqEnv(target.env);
-  const database = target.database;
-  let serverVersion: string | undefined;
+  const dump = pgDumpCommand(opts);
+  let tables: Promise<TableCount[] | undefined> | undefined;
   return {
     name: 'pg_dump',
-    create() {
-      // The archive's own zlib compression is slow and single-threaded; a later zstd stage does better.
-      const args = [`--format=${format}`, ...(format === 'custom' ? ['--compress=0'] : []), ...(opts.args ?? [])];
-      return new ChildOutput({
-        name: 'pg_dump',
-        command: opts.command ?? 'pg_dump',
-        args,
-        // The database travels as PGDATABASE, which libpq takes literally, never as --dbname, which it re-parses.
-        env: target.env,
-        installHint: PG_CLIENT_HINT,
-      });
+    async create(ctx) {
+      tables = undefined;
+      const census = opts.countTables
+        ? await startCensus({ env: dump.env, database: dump.database, args: dump.args, signal: ctx.signal, log: ctx.log })
+        : undefined;
+      const out = new ChildOutput(dump.program(census ? [`--snapshot=${census.snapshot}`] : []));
+      // Once pg_dump exited the snapshot is free: the census ends its transaction as soon as its counts are in, so
+      // its connection never outlives the run, whether or not anyone asks for facts().
+      if (census) out.once('end', () => (tables = census.tables()));
+      return out;
     },
-    async expectedSize() {
-      try {
-        const [row] = await queryOnce<{ size: string; version: string }>(env,
-          `SELECT pg_database_size(current_database())::text AS size, current_setting('server_version') AS version`, database);
-        serverVersion = row?.version;
-        return row ? Number(row.size) : undefined;
-      } catch {
-        // The dump itself will report an unreachable server with pg_dump's clearer message.
-        return undefined;
-      }
+    expectedSize: () => dump.databaseSize(),
+    async facts() {
+      const counted = await tables;
+      return {
+        kind: 'pg_dump',
+        database: dump.database,
+        serverVersion: await dump.serverVersion(),
+        format: dump.format,
+        ...(counted ? { tables: counted } : {}),
+      };
     },
-    info: () => ({ database, format, ...(serverVersion ? { serverVersion } : {}) }),
+    info() {
+      const serverVersion = dump.knownServerVersion;
+      return { database: dump.database, format: dump.format, ...(serverVersion ? { serverVersion } : {}) };
+    },
   };
 }

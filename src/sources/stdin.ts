@@ -7,5 +7,6 @@ export function stdinSource(): SourceStage {
     name: 'stdin',
     // fd 0 through fs keeps pipeline's destroy from closing the process's own stdin object.
     create: () => createReadStream('', { fd: 0, autoClose: false, highWaterMark: 1 << 20 }),
+    facts: async () => ({ kind: 'stdin', format: 'unknown' }),
   };
 }

@@ -1,7 +1,7 @@
 import { CopycatError } from '../../errors.js';
 import { libpqEnv } from '../../pg/client.js';
+import type { RestoreTarget } from '../../pg/restore-target.js';
 import type { SinkStage, StageContext } from '../../stage.js';
-import type { RestoreTarget } from '../pg-restore.js';
 import { ParallelRestoreWriter, type RestoreReport } from './restore-writer.js';
 
 export type { RestoreReport } from './restore-writer.js';

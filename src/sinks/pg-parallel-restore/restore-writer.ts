@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { CopycatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { ChildInput, holdBackTail, PG_CLIENT_HINT, type CommitGate } from '../../pg/child.js';
+import { ChildInput, holdBackTail, type CommitGate } from '../../pg/child.js';
 import { pgClient } from '../../pg/client.js';
 import { qualifiedName, quoteIdent } from '../../pg/quote.js';
 import { restoreSessionSql } from '../../pg/session.js';
@@ -192,7 +192,6 @@ export class ParallelRestoreWriter extends Writable {
       command: this.plan.command,
       args: ['--no-owner', '--no-privileges', '--exit-on-error', ...args, ...this.plan.args, ...(file ? [file] : [])],
       env: this.plan.childEnv,
-      installHint: PG_CLIENT_HINT,
     }, gate);
     this.children.add(child);
     child.on('error', (err) => this.destroy(err));

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { CopycatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { ChildOutput, PG_CLIENT_HINT } from '../../pg/child.js';
+import { ChildOutput } from '../../pg/child.js';
 import { pgClient } from '../../pg/client.js';
 import { qualifiedName, quoteIdent } from '../../pg/quote.js';
 import { dumpSessionSql } from '../../pg/session.js';
@@ -249,7 +249,6 @@ export class ParallelDumpStream extends Readable {
       args: ['--format=custom', '--compress=0', `--snapshot=${snapshot}`, `--lock-wait-timeout=${this.plan.lockWaitTimeoutMs}`,
         ...args, ...(this.plan.database ? [`--dbname=${this.plan.database}`] : [])],
       env: this.plan.childEnv,
-      installHint: PG_CLIENT_HINT,
     }, highWaterMark);
     this.inputs.add(out);
     // A pg_dump that fails while nobody reads it yet fails the dump at once.

@@ -36,7 +36,7 @@ const TOOL = `copycat-db ${TOOL_VERSION}`;
 /**
  * A snapshot-consistent dump read by `jobs` connections at once, as one stream: the parallel container
  * (docs/FORMAT.md). Schema and large objects come from pg_dump runs that import the same snapshot; table data from
- * `COPY … TO STDOUT` on each worker, largest tables first. `info()` reports every table's exact row and byte counts.
+ * `COPY … TO STDOUT` on each worker, largest tables first. `facts().tables` holds every table's exact row and byte counts.
  */
 export function pgParallel(opts: PgParallelOptions = {}): SourceStage & { report(): Readonly<DumpReport> | undefined } {
   const jobs = opts.jobs ?? 2;
@@ -75,9 +75,19 @@ export function pgParallel(opts: PgParallelOptions = {}): SourceStage & { report
       }
     },
     report: () => report,
+    async facts() {
+      const dumped = report?.database || database;
+      return {
+        kind: 'pg_parallel',
+        ...(dumped ? { database: dumped } : {}),
+        ...(report?.serverVersion ? { serverVersion: report.serverVersion } : {}),
+        format: 'parallel',
+        ...(report ? { tables: tableFacts(report) } : {}),
+      };
+    },
     info() {
       if (!report) return { database, format: 'parallel', jobs };
-      const tables = report.tables.map((t: TableResult) => ({ name: t.ident, rows: t.rows, bytes: t.bytes }));
+      const tables = tableFacts(report);
       return {
         database: report.database || database,
         format: 'parallel',
@@ -93,4 +103,8 @@ export function pgParallel(opts: PgParallelOptions = {}): SourceStage & { report
       };
     },
   };
+}
+
+function tableFacts(report: DumpReport): { name: string; rows: number; bytes: number }[] {
+  return report.tables.map((t: TableResult) => ({ name: t.ident, rows: t.rows, bytes: t.bytes }));
 }

@@ -8,10 +8,11 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { CopycatError, describeError } from '../../errors.js';
-import { sniffHead } from '../../formats/archive.js';
-import type { SourceStage, StageContext } from '../../stage.js';
+import { sniffHead, type DumpFormat } from '../../formats/archive.js';
+import { ChildOutput } from '../../pg/child.js';
+import { pgDumpCommand } from '../../pg/dump.js';
+import type { SourceFacts, SourceStage, StageContext } from '../../stage.js';
 import { producerReadable, type Produce } from '../../streams.js';
-import { pgDump } from '../pg-dump.js';
 import { ScalewayApi, type ApiRetryOptions, type DatabaseBackup } from './api.js';
 import { loadScalewayCredentials, type ScalewayCredentials } from './config.js';
 import { newDownloadStats, resumableDownload, type DownloadLocation, type DownloadRetryOptions, type DownloadStats } from './download.js';
@@ -85,7 +86,8 @@ interface RunState {
   tempInstanceLeft?: string;
   privateEndpoint?: { ip: string; port: number };
   download: DownloadStats;
-  innerInfo?: Record<string, unknown>;
+  /** snapshot-pgdump: what its pg_dump dumped, known once the dump ended. */
+  pgDump?: { database?: string; format: DumpFormat; serverVersion?: string };
 }
 
 export function scalewayRdb(options: ScalewayRdbOptions): SourceStage {
@@ -126,7 +128,16 @@ export function scalewayRdb(options: ScalewayRdbOptions): SourceStage {
         bytes: d.bytes,
         resumes: d.resumes,
         reexports: d.reexports,
-        ...(state.innerInfo ? { pgDump: state.innerInfo } : {}),
+        ...(state.pgDump ? { pgDump: state.pgDump } : {}),
+      };
+    },
+    async facts(): Promise<SourceFacts> {
+      const sniffed = state.download.archiveFormat;
+      return {
+        kind: `scaleway-${options.mode}`,
+        database: options.databaseName,
+        ...(state.pgDump?.serverVersion ? { serverVersion: state.pgDump.serverVersion } : {}),
+        format: state.pgDump?.format ?? (sniffed === 'custom' || sniffed === 'plain' ? sniffed : 'unknown'),
       };
     },
   };
@@ -187,7 +198,6 @@ async function createStream(o: ScalewayRdbOptions, ctx: StageContext, state: Run
   // Snapshot modes. From here on a billed instance may exist: every failure must say where it is.
   let produce: Produce;
   let size: () => Promise<number | undefined>;
-  let inner: SourceStage | undefined;
   let dumpStream: Readable | undefined;
   const leave = (why: unknown) => {
     if (!state.tempInstanceId || state.tempInstanceDeleted) return;
@@ -217,16 +227,15 @@ async function createStream(o: ScalewayRdbOptions, ctx: StageContext, state: Run
       const ep = await attachPrivateNetwork(c, inst.id, o.privateNetworkId!, o.privateServiceIp);
       const host = ep.ip ?? ep.hostname!;
       state.privateEndpoint = { ip: host, port: ep.port };
-      inner = pgDump({
+      const command = pgDumpCommand({
         database: o.databaseName,
         format: o.pgDumpFormat ?? 'custom',
         env: { ...o.pgEnv, PGHOST: host, PGPORT: String(ep.port), PGSSLMODE: o.sslMode ?? 'require' },
         args: o.pgDumpArgs,
       });
-      const dump = (dumpStream = await inner.create(ctx));
-      const dumpStage = inner;
+      const dump = (dumpStream = new ChildOutput(command.program()));
       // pg_database_size is the on-disk size: a rough upper bound that still sizes multipart parts sensibly.
-      size = async () => dumpStage.expectedSize?.();
+      size = () => command.databaseSize();
       produce = async (write, signal) => {
         const stop = () => dump.destroy();
         signal.addEventListener('abort', stop, { once: true });
@@ -237,9 +246,12 @@ async function createStream(o: ScalewayRdbOptions, ctx: StageContext, state: Run
             d.bytes += chunk.length;
             await write(chunk);
           }
+          // Asked now: the temporary instance is deleted before anyone asks for facts().
+          await command.serverVersion();
         } finally {
           signal.removeEventListener('abort', stop);
-          state.innerInfo = inner?.info?.();
+          const serverVersion = command.knownServerVersion;
+          state.pgDump = { database: command.database, format: command.format, ...(serverVersion ? { serverVersion } : {}) };
         }
       };
     }

@@ -1,18 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ChildInput, childEnvironment, holdBackTail, PG_CLIENT_HINT } from '../pg/child.js';
-import { CopycatError } from '../errors.js';
+import { CopycatError } from '../../errors.js';
+import { ChildInput, childEnvironment, holdBackTail, PG_CLIENT_HINT } from '../../pg/child.js';
+import type { RestoreTarget } from '../../pg/restore-target.js';
+import type { SinkStage } from '../../stage.js';
 import { plainSqlGate } from './plain-sql-gate.js';
-import type { SinkStage } from '../stage.js';
-
-export interface RestoreTarget {
-  /** Database to restore into (with `create`, the database to connect to first, usually `postgres`). */
-  readonly database: string;
-  /** libpq variables on top of the process environment. */
-  readonly env?: Record<string, string>;
-  /** Extra arguments for the restore program. */
-  readonly args?: readonly string[];
-}
 
 /**
  * Feeds a custom-format archive to pg_restore on stdin; ownership and grants are left to the target server. The
@@ -30,7 +22,6 @@ export function pgRestore(target: RestoreTarget & { create?: boolean }): SinkSta
       args: ['--no-owner', '--no-privileges', '--exit-on-error', ...(target.create ? ['--create'] : ['--single-transaction']),
         `--dbname=${target.database}`, ...(target.args ?? [])],
       env: target.env,
-      installHint: PG_CLIENT_HINT,
     }, holdBackTail(1)),
     info: () => ({ program: 'pg_restore', database: target.database }),
   };
@@ -50,7 +41,6 @@ export function psql(target: RestoreTarget): SinkStage {
         command: 'psql',
         args: ['--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', `--dbname=${target.database}`, ...(target.args ?? [])],
         env: target.env,
-        installHint: PG_CLIENT_HINT,
         explain: (stderr) => /backslash commands are restricted/.test(stderr)
           ? new CopycatError('META_COMMAND_REFUSED', 'the plain dump holds a psql meta-command (a \\ command such as \\! or \\connect), ' +
             'which copycat-db never runs: nothing was committed — the dump was not written by pg_dump or was altered; restore another backup')

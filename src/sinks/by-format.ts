@@ -1,25 +1,24 @@
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { CopycatError } from '../errors.js';
-import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat, type ArchiveFormat } from '../formats/archive.js';
+import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat, type ArchiveFormat, type DumpFormat } from '../formats/archive.js';
 import type { SinkStage, StageContext } from '../stage.js';
 import { writeOrDrain } from '../streams.js';
-import { pgRestore, psql, type RestoreTarget } from './pg-restore.js';
-import { pgParallelRestore } from './pg-parallel-restore/index.js';
 
 /**
- * Restores a dump of any format into a database, choosing by the dump's first bytes: pg_restore, psql, or (for a
- * copycat-db parallel container) pgParallelRestore with `jobs`.
+ * A sink for a dump of any format: it holds the first bytes until they tell the format, then hands the whole stream
+ * to the sink `choose` returns for it. Anything but a dump (an encrypted or compressed backup, garbage) fails before a
+ * sink is chosen. Its writable closes only after the chosen one did, and `info()` is the chosen sink's.
  */
-export function restoreSink(target: RestoreTarget & { create?: boolean; jobs?: number }): SinkStage {
+export function sinkByFormat(name: string, choose: (format: DumpFormat | 'parallel') => SinkStage): SinkStage {
   let chosen: SinkStage | undefined;
   return {
-    name: 'restore',
+    name,
     create(ctx: StageContext) {
       return new HeadDispatch(ARCHIVE_HEAD_BYTES, async (head) => {
         const format = sniffArchiveFormat(head);
         if (format !== 'parallel' && format !== 'custom' && format !== 'plain') throw notADump(format);
-        chosen = format === 'parallel' ? pgParallelRestore(target) : format === 'custom' ? pgRestore(target) : psql(target);
+        chosen = choose(format);
         return chosen.create(ctx);
       });
     },

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { CommitGate } from '../pg/child.js';
-import { CopycatError } from '../errors.js';
+import { CopycatError } from '../../errors.js';
+import type { CommitGate } from '../../pg/child.js';
 
 /**
  * psql takes the end of its input as a normal end, and executes the meta-commands (`\!`, `\o`, `\copy`) it reads. So a
