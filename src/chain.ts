@@ -1,18 +1,27 @@
+import { CopycatError } from './errors.js';
+import type { Identity, Recipient } from './formats/recipients.js';
 import type { RestoreTarget } from './pg/restore-target.js';
 import { sinkByFormat } from './sinks/by-format.js';
 import { pgParallelRestore } from './sinks/pg-parallel-restore/index.js';
 import { pgRestore, psql } from './sinks/pg-restore/index.js';
 import type { SinkStage, TransformStage } from './stage.js';
 import { compressionByName, type CompressionName } from './transforms/compression/index.js';
-import { decrypt, encrypt } from './transforms/encrypt.js';
+import { decrypt, encrypt, type EncryptStage } from './transforms/encrypt.js';
 
 /** What sits between a dump and its stored bytes; the restore chain is exactly this, reversed. */
 export interface ChainOptions {
   readonly compression: CompressionName;
   readonly level?: number;
   readonly workers?: number;
-  /** 32-byte key; without it the backup is stored unencrypted. */
+  /** A 32-byte key (stream format 1): whoever writes with it can read with it. */
   readonly key?: Buffer;
+  /**
+   * Public recipients (stream format 2): the backup can be written without any secret, and read only with one of
+   * their identities. Without a key or recipients the backup is stored unencrypted.
+   */
+  readonly recipients?: readonly Recipient[];
+  /** Reading: identities that open a format 2 stream (a key opens format 1; either or both may be given). */
+  readonly identities?: readonly Identity[];
   readonly chunkSize?: number;
 }
 
@@ -20,13 +29,17 @@ export interface ChainOptions {
 export interface BackupChain {
   readonly stages: readonly TransformStage[];
   readonly compression?: TransformStage;
-  readonly encryption?: ReturnType<typeof encrypt>;
+  readonly encryption?: EncryptStage;
 }
 
 export function backupChain(opts: ChainOptions): BackupChain {
   const algorithm = compressionByName(opts.compression);
   const compression = algorithm?.compress({ level: opts.level, workers: opts.workers });
-  const encryption = opts.key ? encrypt({ key: opts.key, chunkSize: opts.chunkSize }) : undefined;
+  if (opts.key && opts.recipients?.length) {
+    throw new CopycatError('OPTION_INVALID', 'a backup is encrypted with a key file or to recipients, not both: drop --key-file or the recipients');
+  }
+  const { key, recipients, chunkSize } = opts;
+  const encryption = key ? encrypt({ key, chunkSize }) : recipients?.length ? encrypt({ recipients, chunkSize }) : undefined;
   return { stages: [...(compression ? [compression] : []), ...(encryption ? [encryption] : [])], compression, encryption };
 }
 
@@ -37,7 +50,7 @@ export function backupTransforms(opts: ChainOptions): TransformStage[] {
 export function restoreTransforms(opts: ChainOptions): TransformStage[] {
   const compression = compressionByName(opts.compression);
   return [
-    ...(opts.key ? [decrypt({ key: opts.key })] : []),
+    ...(opts.key || opts.identities?.length ? [decrypt({ key: opts.key, identities: opts.identities })] : []),
     ...(compression ? [compression.decompress()] : []),
   ];
 }

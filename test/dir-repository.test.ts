@@ -160,7 +160,7 @@ test('file:DIR: a truncated object or a missing manifest makes the backup incomp
 
 test('file:DIR: a wrong or missing key is named before anything is read or created', async () => {
   const { repo, id } = await repoWithBackup('keyed');
-  const keyId = manifestOf(repo, id).encryption!.keyId;
+  const keyId = (manifestOf(repo, id).encryption as { keyId: string }).keyId;
   const other = join(work, 'other.key');
   writeFileSync(other, randomBytes(32), { mode: 0o600 });
   await pg.createDatabase('from_keyed');

@@ -63,14 +63,14 @@ test('backup → list → restore through a locked bucket, with verified locks a
   assert.equal(rows[0]!.status, 'complete');
   assert.ok(rows[0]!.ratio > 1.5, 'zstd compressed the dump');
   const table = await runCli(['list', '--from', to], { env });
-  assert.match(table.stdout.toString(), new RegExp(`^ID +TIME +SIZE +RATIO +LOCKED UNTIL +STATUS\\n${rows[0]!.id} .* complete\\n$`));
+  assert.match(table.stdout.toString(), new RegExp(`^ID +TIME +SIZE +RATIO +LOCKED UNTIL +KEYS +STATUS\\n${rows[0]!.id} .* complete\\n$`));
 
   const id = rows[0]!.id;
   const manifest = await readManifest(bucket, manifestKey('prod/app', id));
   assert.equal(manifest.source.database, 'app');
   assert.match(manifest.source.serverVersion ?? '', /^15\./);
   assert.equal(manifest.dumpFormat, 'custom');
-  assert.equal(manifest.encryption?.keyId.length, 16);
+  assert.equal((manifest.encryption as { keyId: string } | null)?.keyId.length, 16);
   assert.ok(!JSON.stringify(manifest).includes(randomBytes(0).toString('hex') + 'customer 1'), 'no table data in the manifest');
   for (const key of [dataKey('prod/app', id), manifestKey('prod/app', id)]) {
     const versionId = key === manifest.object.key ? manifest.object.versionId : undefined;

@@ -27,7 +27,11 @@ export interface Manifest {
   readonly sizes: { readonly plaintext: number; readonly stored: number; readonly compressed?: number };
   readonly sha256: { readonly plaintext: string; readonly stored: string };
   readonly compression: { readonly algorithm: string; readonly level?: number };
-  readonly encryption: { readonly algorithm: 'aes-256-gcm-stream-v1'; readonly keyId: string; readonly chunkSize: number } | null;
+  /** Who can read the backup: the key id (format 1), or the ids of the recipients it was encrypted to (format 2). */
+  readonly encryption:
+    | { readonly algorithm: 'aes-256-gcm-stream-v1'; readonly keyId: string; readonly chunkSize: number }
+    | { readonly algorithm: 'aes-256-gcm-stream-v2'; readonly recipients: readonly string[]; readonly chunkSize: number }
+    | null;
   readonly object: {
     /** S3 repositories only. */
     readonly bucket?: string;

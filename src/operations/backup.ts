@@ -4,6 +4,7 @@ import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
 import type { Repository } from '../repository/index.js';
 import { dataKey, manifestKey, newBackupId } from '../repository/layout.js';
 import type { SinkStage, SourceStage } from '../stage.js';
+import type { EncryptStage } from '../transforms/encrypt.js';
 import { sha256 } from '../transforms/sha256.js';
 import { TOOL_VERSION } from '../version.js';
 import { summarize, type RunSummary } from './summary.js';
@@ -69,7 +70,7 @@ export async function backup(opts: BackupOptions, run: RunOptions = {}): Promise
     },
     sha256: { plaintext: plaintext.digest()!, stored: stored.digest()! },
     compression: { algorithm: opts.chain.compression, ...(opts.chain.compression !== 'none' ? { level: opts.chain.level ?? 3 } : {}) },
-    encryption: chain.encryption ? { algorithm: 'aes-256-gcm-stream-v1', ...chain.encryption.params } : null,
+    encryption: encryptionEntry(chain.encryption?.params),
     object: { ...(object.bucket ? { bucket: object.bucket } : {}), key: object.key, versionId: object.versionId, retention: object.retention },
     ...(facts?.tables ? { tables: facts.tables } : {}),
     startedAt: startedAt.toISOString(),
@@ -78,4 +79,9 @@ export async function backup(opts: BackupOptions, run: RunOptions = {}): Promise
   // The manifest is locked until the same instant as the data object, as the store reported it.
   await repo.store.putSmall(manifestKey(repo.prefix, id), serializeManifest(manifest), object.retention, run.signal);
   return { manifest, stats, summary: summarize(stats, 'backup'), ...(prepared.warning ? { warning: prepared.warning } : {}) };
+}
+
+function encryptionEntry(params: EncryptStage['params'] | undefined): Manifest['encryption'] {
+  if (!params) return null;
+  return 'keyId' in params ? { algorithm: 'aes-256-gcm-stream-v1', ...params } : { algorithm: 'aes-256-gcm-stream-v2', ...params };
 }

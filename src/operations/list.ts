@@ -1,5 +1,8 @@
+import type { Manifest } from '../formats/manifest.js';
+import type { DecryptionSecrets } from '../formats/stream-header.js';
 import type { RunOptions } from '../pipeline.js';
 import { listBackups, type BackupEntry, type Repository } from '../repository/index.js';
+import { keyId } from '../formats/encrypted-stream.js';
 import { formatBytes } from '../units.js';
 
 /** One backup as `copycat-db list --json` prints it: the same fields for every repository. */
@@ -11,17 +14,37 @@ export interface BackupRow {
   readonly lockedUntil: string | null;
   readonly status: BackupEntry['status'];
   readonly problem?: string;
+  /** Who can read it: its key id, or the ids of the recipients it was encrypted to; empty when not encrypted. */
+  readonly keys: readonly string[];
+  /** Whether the key or identities given to `list` open it (absent when none were given). */
+  readonly readable?: boolean;
   /** What is on the backup's keys that it did not write (newer versions, delete markers): someone with write access put it there. */
   readonly warnings: readonly string[];
 }
 
-/** Every backup in the repository, oldest first, as catalog entries and as the rows `list` prints. */
-export async function list(repository: Repository, run: Pick<RunOptions, 'signal'> = {}): Promise<{ entries: BackupEntry[]; rows: BackupRow[] }> {
-  const entries = await listBackups(repository, { signal: run.signal });
-  return { entries, rows: entries.map(backupRow) };
+/**
+ * Every backup in the repository, oldest first, as catalog entries and as the rows `list` prints. With `secrets`,
+ * each row says whether they open the backup, from the ids the manifest recorded: a key rotation can be checked before
+ * an old identity is put away.
+ */
+export async function list(repository: Repository, options: Pick<RunOptions, 'signal'> & { readonly secrets?: DecryptionSecrets } = {}): Promise<{ entries: BackupEntry[]; rows: BackupRow[] }> {
+  const entries = await listBackups(repository, { signal: options.signal });
+  return { entries, rows: entries.map((e) => backupRow(e, options.secrets)) };
 }
 
-function backupRow(entry: BackupEntry): BackupRow {
+function keyIds(encryption: Manifest['encryption'] | undefined): string[] {
+  if (!encryption) return [];
+  return encryption.algorithm === 'aes-256-gcm-stream-v2' ? [...encryption.recipients] : [encryption.keyId];
+}
+
+function opens(encryption: Manifest['encryption'], secrets: DecryptionSecrets): boolean {
+  if (!encryption) return true;
+  if (encryption.algorithm === 'aes-256-gcm-stream-v2') return !!secrets.identities?.some((i) => encryption.recipients.includes(i.recipient.id));
+  return !!secrets.key && keyId(secrets.key) === encryption.keyId;
+}
+
+function backupRow(entry: BackupEntry, secrets: DecryptionSecrets | undefined): BackupRow {
+  const encryption = entry.manifest?.encryption;
   return {
     id: entry.id,
     time: entry.time.toISOString(),
@@ -30,6 +53,8 @@ function backupRow(entry: BackupEntry): BackupRow {
     lockedUntil: entry.lockedUntil?.toISOString() ?? null,
     status: entry.status,
     ...(entry.problem ? { problem: entry.problem } : {}),
+    keys: keyIds(encryption),
+    ...(secrets && entry.manifest ? { readable: opens(encryption ?? null, secrets) } : {}),
     warnings: entry.warnings,
   };
 }
@@ -37,9 +62,11 @@ function backupRow(entry: BackupEntry): BackupRow {
 /** The rows as the aligned table `list` prints, each warning on its own line after it. */
 export function formatBackupTable(rows: readonly BackupRow[]): string {
   if (rows.length === 0) return 'no backups\n';
-  const cells = [['ID', 'TIME', 'SIZE', 'RATIO', 'LOCKED UNTIL', 'STATUS'],
+  const checked = rows.some((r) => r.readable !== undefined);
+  const cells = [['ID', 'TIME', 'SIZE', 'RATIO', 'LOCKED UNTIL', 'KEYS', ...(checked ? ['READABLE'] : []), 'STATUS'],
     ...rows.map((r) => [r.id, r.time.replace(/\.\d+Z$/, 'Z'), r.size === null ? '-' : formatBytes(r.size),
-      r.ratio === null ? '-' : `${r.ratio}`, r.lockedUntil?.replace(/\.\d+Z$/, 'Z') ?? '-', r.problem ? `${r.status} (${r.problem})` : r.status])];
+      r.ratio === null ? '-' : `${r.ratio}`, r.lockedUntil?.replace(/\.\d+Z$/, 'Z') ?? '-', r.keys.join(',') || '-',
+      ...(checked ? [r.readable === undefined ? '-' : r.readable ? 'yes' : 'no'] : []), r.problem ? `${r.status} (${r.problem})` : r.status])];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   const warnings = rows.flatMap((r) => r.warnings.map((w) => `warning: ${r.id}: ${w}\n`));
   return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n' + warnings.join('');

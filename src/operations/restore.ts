@@ -1,6 +1,9 @@
 import { restoreSink, restoreTransforms, type ChainOptions } from '../chain.js';
 import { CopycatError } from '../errors.js';
 import { keyId } from '../formats/encrypted-stream.js';
+import type { Identity } from '../formats/recipients.js';
+import type { DecryptionSecrets } from '../formats/stream-header.js';
+import { identitiesFor } from '../formats/recipient-header.js';
 import type { Manifest } from '../formats/manifest.js';
 import type { RestoreTarget } from '../pg/restore-target.js';
 import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
@@ -21,8 +24,9 @@ export interface RestoreOptions {
   readonly from:
     | { readonly repository: Repository; readonly backupId?: string }
     | { readonly stream: SourceStage; readonly chain: ChainOptions };
-  /** The key of an encrypted backup in a repository (a stream's key is in its chain). */
+  /** What opens an encrypted backup in a repository: its key file's key, or identities (a stream's are in its chain). */
   readonly key?: Buffer;
+  readonly identities?: readonly Identity[];
   readonly into: RestoreInto;
 }
 
@@ -53,7 +57,7 @@ export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promi
   const { repository } = opts.from;
   const entry = await chooseBackup(repository, opts.from.backupId, run.signal);
   const stats = await pipeline(backupSource(repository, entry))
-    .through(...verifiedRestoreTransforms(entry.manifest!, opts.key))
+    .through(...verifiedRestoreTransforms(entry.manifest!, opts))
     .to(restoreSink(opts.into))
     .run(run);
   return { entry, manifest: entry.manifest, stats, summary: summarize(stats, 'restore') };
@@ -64,24 +68,38 @@ export function backupSource(repository: Repository, entry: BackupEntry): Source
   return repository.store.dataSource(entry.dataVersion!.key, entry.dataVersion!.versionId, entry.manifest!.sizes.stored);
 }
 
-/** The manifest's chain reversed, between the two digests it recorded; the key is checked first. */
-export function verifiedRestoreTransforms(manifest: Manifest, key: Buffer | undefined) {
+/** The manifest's chain reversed, between the two digests it recorded; the secrets are checked first. */
+export function verifiedRestoreTransforms(manifest: Manifest, secrets: DecryptionSecrets) {
   return [
     sha256({ label: 'stored', expect: manifest.sha256.stored }),
-    ...restoreTransforms({ compression: compressionName(manifest.compression.algorithm), key: keyForManifest(manifest, key) }),
+    ...restoreTransforms({ compression: compressionName(manifest.compression.algorithm), ...secretsForManifest(manifest, secrets) }),
     sha256({ label: 'plaintext', expect: manifest.sha256.plaintext }),
   ];
 }
 
-/** Names a wrong or missing key before any byte is read, from the key id the manifest recorded. */
-export function keyForManifest(manifest: Manifest, key: Buffer | undefined): Buffer | undefined {
-  if (!manifest.encryption) return undefined;
-  if (!key) {
-    throw new CopycatError('KEY_MISSING', `backup ${manifest.id} is encrypted with key id ${manifest.encryption.keyId}: pass --key-file (or set COPYCAT_KEY_FILE) with that key`);
+/**
+ * The secrets that open this backup, checked against the manifest before any byte is read: the key id it recorded
+ * (format 1), or the recipients it was encrypted to (format 2). A missing or wrong one is named with the public ids
+ * on both sides, never a secret.
+ */
+export function secretsForManifest(manifest: Manifest, given: DecryptionSecrets): DecryptionSecrets {
+  const encryption = manifest.encryption;
+  if (!encryption) return {};
+  if (encryption.algorithm === 'aes-256-gcm-stream-v2') {
+    const { recipients } = encryption;
+    if (!given.identities?.length) {
+      throw new CopycatError('IDENTITY_MISSING', `backup ${manifest.id} is encrypted to recipients ${recipients.join(', ')}: ` +
+        'pass --identity (or set COPYCAT_IDENTITY_FILE) with the identity file of one of them');
+    }
+    return { identities: identitiesFor(recipients, given.identities) };
   }
-  const given = keyId(key);
-  if (given !== manifest.encryption.keyId) {
-    throw new CopycatError('WRONG_KEY', `wrong key: backup ${manifest.id} was encrypted with key id ${manifest.encryption.keyId}, the key given has id ${given} — use the key file whose id is ${manifest.encryption.keyId}`);
+  const { keyId: expected } = encryption;
+  if (!given.key) {
+    throw new CopycatError('KEY_MISSING', `backup ${manifest.id} is encrypted with key id ${expected}: pass --key-file (or set COPYCAT_KEY_FILE) with that key`);
   }
-  return key;
+  const actual = keyId(given.key);
+  if (actual !== expected) {
+    throw new CopycatError('WRONG_KEY', `wrong key: backup ${manifest.id} was encrypted with key id ${expected}, the key given has id ${actual} — use the key file whose id is ${expected}`);
+  }
+  return { key: given.key };
 }

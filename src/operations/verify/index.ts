@@ -4,7 +4,8 @@ import { libpqEnv, pgClient } from '../../pg/client.js';
 import type { RunOptions, RunStats } from '../../pipeline.js';
 import { chooseBackup, type Repository } from '../../repository/index.js';
 import type { TableOfContents } from '../../sinks/table-of-contents.js';
-import { keyForManifest } from '../restore.js';
+import type { Identity } from '../../formats/recipients.js';
+import { secretsForManifest } from '../restore.js';
 import { scrub, userChecks } from './checks.js';
 import { failureLines, ms, type VerifyCheck, type VerifyReport } from './report.js';
 import { readTableOfContents, restore } from './restore.js';
@@ -20,6 +21,8 @@ export interface VerifyOptions {
   readonly backupId?: string;
   /** Required when the manifest says the backup is encrypted. */
   readonly key?: Buffer;
+  /** Required when the manifest says the backup is encrypted to recipients: one of theirs. */
+  readonly identities?: readonly Identity[];
   /** libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE…) of the scratch server, on top of the process's. */
   readonly server: Record<string, string | undefined>;
   /** Where CREATE DATABASE and DROP DATABASE run (default `postgres`). */
@@ -44,7 +47,7 @@ export interface VerifyOptions {
  * mismatch rolls everything back), that every table the manifest lists exists with exactly its recorded rows (before
  * any scrub), runs the scrub SQL, then the checks; drops the scratch database unless `keep`.
  *
- * Rejects, before creating anything, when there is no such backup, the key is missing or wrong, the scratch
+ * Rejects, before creating anything, when there is no such backup, the key or identity is missing or wrong, the scratch
  * database already exists (never reused, never dropped unless `replace` and verify made it) or the server refuses
  * it. Every later failure is a failed check in the report (`ok: false`); an abort through `run.signal` cleans up
  * and then rejects with its reason.
@@ -56,7 +59,7 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
   const maintenance = opts.maintenanceDatabase ?? 'postgres';
   const entry = await chooseBackup(opts.repository, opts.backupId, run.signal);
   const manifest = entry.manifest!;
-  const key = keyForManifest(manifest, opts.key);
+  const secrets = secretsForManifest(manifest, opts);
   const scratch = opts.scratchDatabase ?? scratchDatabaseName(entry.id);
   checkScratchName(scratch, maintenance);
   const where = `${server.PGHOST ?? 'localhost'}:${server.PGPORT ?? '5432'}`;
@@ -75,7 +78,7 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
     if (!manifest.tables && manifest.dumpFormat !== 'plain') {
       const t = performance.now();
       try {
-        toc = await readTableOfContents(opts, entry, manifest, key, run);
+        toc = await readTableOfContents(opts, entry, manifest, secrets, run);
         if (toc.format === 'custom') tableList = 'archive';
       } catch (err) {
         if (run.signal?.aborted) throw err;
@@ -85,7 +88,7 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
     }
 
     const t = performance.now();
-    stats = await restore(opts, entry, manifest, key, scratch, checks, run);
+    stats = await restore(opts, entry, manifest, secrets, scratch, checks, run);
     timings.restoreMs = ms(t);
     if (!stats) {
       checks.push({ kind: 'contents', name: 'tables', status: 'skipped', detail: 'the restore failed' });

@@ -1,6 +1,7 @@
 import { restoreTransforms } from '../../chain.js';
 import { CopycatError, describeError } from '../../errors.js';
 import type { Manifest } from '../../formats/manifest.js';
+import type { DecryptionSecrets } from '../../formats/stream-header.js';
 import { pipeline, type RunOptions, type RunStats } from '../../pipeline.js';
 import type { BackupEntry } from '../../repository/index.js';
 import { tableOfContentsSink, type TableOfContents } from '../../sinks/table-of-contents.js';
@@ -18,7 +19,7 @@ class TableOfContentsRead extends Error {
 }
 
 /** Streams the backup's head through decryption and decompression into pg_restore --list, then stops the download. */
-export async function readTableOfContents(opts: VerifyOptions, entry: BackupEntry, manifest: Manifest, key: Buffer | undefined, run: RunOptions): Promise<TableOfContents> {
+export async function readTableOfContents(opts: VerifyOptions, entry: BackupEntry, manifest: Manifest, secrets: DecryptionSecrets, run: RunOptions): Promise<TableOfContents> {
   const stop = new AbortController();
   const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal;
   let toc: TableOfContents | undefined;
@@ -28,7 +29,7 @@ export async function readTableOfContents(opts: VerifyOptions, entry: BackupEntr
   }, definedOnly(opts.server));
   try {
     await pipeline(backupSource(opts.repository, entry))
-      .through(...restoreTransforms({ compression: compressionName(manifest.compression.algorithm), key }))
+      .through(...restoreTransforms({ compression: compressionName(manifest.compression.algorithm), ...secrets }))
       .to(sink)
       .run({ signal, log: run.log });
   } catch (err) {
@@ -43,12 +44,12 @@ function definedOnly(env: Record<string, string | undefined>): Record<string, st
 }
 
 /** The restore operation into the scratch database; its digests and decryption are the integrity checks. Undefined on failure. */
-export async function restore(opts: VerifyOptions, entry: BackupEntry, manifest: Manifest, key: Buffer | undefined, scratch: string,
+export async function restore(opts: VerifyOptions, entry: BackupEntry, manifest: Manifest, secrets: DecryptionSecrets, scratch: string,
   checks: VerifyCheck[], run: RunOptions): Promise<RunStats | undefined> {
   const started = performance.now();
   const program = manifest.dumpFormat === 'plain' ? 'psql -v ON_ERROR_STOP=1 in one transaction' : 'pg_restore --exit-on-error --single-transaction';
   try {
-    const { stats } = await restoreBackup({ from: { repository: opts.repository, backupId: entry.id }, key,
+    const { stats } = await restoreBackup({ from: { repository: opts.repository, backupId: entry.id }, ...secrets,
       into: { database: scratch, env: definedOnly(opts.server) } }, run);
     const durationMs = ms(started);
     // Both digests were checked against the manifest during the restore: a mismatch would have failed it.
