@@ -1,22 +1,17 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { BackupEntry } from '../s3/catalog/list.js';
+import type { ListFlags } from '../settings/flags.js';
 import { formatBytes } from '../units.js';
 import { s3Location } from './prune.js';
+import { addSettings } from './options.js';
 import { action } from './run.js';
-import { addS3ConnectionOptions, s3ClientFromFlags, type S3ConnectionFlags } from './s3-options.js';
-
-interface ListFlags extends S3ConnectionFlags {
-  from: string;
-  json?: boolean;
-}
+import { s3ClientFromFlags } from './s3-options.js';
 
 export function listCommand(program: Command): void {
   const command = program
     .command('list')
-    .description('list the backups under an S3 prefix, oldest first, with their status and lock')
-    .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX (required)').env('COPYCAT_DESTINATION'))
-    .option('--json', 'one JSON array, for scripts');
-  addS3ConnectionOptions(command).action(action(async (ctx, flags: ListFlags) => {
+    .description('list the backups in a repository, oldest first, with their status and lock');
+  addSettings(command, 'list').action(action(async (ctx, flags: ListFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once
     const { bucket, prefix } = s3Location(flags.from);
     const { listBackups } = await import('../s3/catalog/list.js');

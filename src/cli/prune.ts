@@ -1,24 +1,17 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { CopycatError } from '../errors.js';
 import { parseLocation } from '../location.js';
+import type { PruneCommandFlags, PruneFlags } from '../settings/flags.js';
+import { addSettings } from './options.js';
 import { action, type ActionContext } from './run.js';
-import { addPruneOptions, addS3ConnectionOptions, s3ClientFromFlags, type PruneFlags, type S3ConnectionFlags } from './s3-options.js';
-
-interface PruneCommandFlags extends S3ConnectionFlags, PruneFlags {
-  from: string;
-  dryRun?: boolean;
-}
+import { s3ClientFromFlags } from './s3-options.js';
 
 export function pruneCommand(program: Command): void {
   const command = program
     .command('prune')
-    .description('delete the versions of backups past their retention, keeping the newest complete ones')
-    .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX (required)').env('COPYCAT_DESTINATION'))
-    .option('--dry-run', 'print the plan; delete nothing');
-  addS3ConnectionOptions(command);
-  addPruneOptions(command);
-  command.action(action(async (ctx, flags: PruneCommandFlags) => {
+    .description('delete the versions of backups past their retention, keeping the newest complete ones');
+  addSettings(command, 'prune').action(action(async (ctx, flags: PruneCommandFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once, then the destination's lock
     const { bucket, prefix } = s3Location(flags.from);
     await pruneBackups(ctx, await s3ClientFromFlags(flags), bucket, prefix, flags, !!flags.dryRun);

@@ -1,37 +1,24 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { restoreTransforms } from '../chain.js';
 import { databaseTarget } from '../pg/conninfo.js';
 import { loadKeyFile } from '../key.js';
 import { parseLocation } from '../location.js';
 import { pipeline } from '../pipeline.js';
+import type { RestoreFlags } from '../settings/flags.js';
 import { restoreSink } from '../sinks/restore.js';
 import { fileSource } from '../sources/file.js';
 import { stdinSource } from '../sources/stdin.js';
 import { action } from './run.js';
-import { addS3ConnectionOptions, s3ClientFromFlags, type S3ConnectionFlags } from './s3-options.js';
-import { addChainOptions, chainOptions, integer, type ChainFlags } from './shared.js';
+import { addSettings } from './options.js';
+import { s3ClientFromFlags } from './s3-options.js';
+import { chainOptions } from './shared.js';
 import { summarize } from './summary.js';
-
-interface RestoreFlags extends ChainFlags, S3ConnectionFlags {
-  from: string;
-  toDatabase: string;
-  create?: boolean;
-  backup?: string;
-  jobs?: number;
-}
 
 export function restoreCommand(program: Command): void {
   const command = program
     .command('restore')
-    .description('stream a backup back through decryption and decompression into pg_restore (or psql for plain dumps)')
-    .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX, file:PATH, or - for standard input (required)').env('COPYCAT_DESTINATION'))
-    .option('--backup <id>', 'S3: the backup to restore (from copycat-db list); default: the latest complete one')
-    .requiredOption('--to-database <name>', 'database to restore into, or a libpq connection string (with --create: the database to connect to first)')
-    .option('--create', 'create the dumped database (pg_restore --create) instead of restoring into an existing one')
-    .option('--jobs <n>', 'parallel-format backups: pg_restore -j for indexes and constraints (default: the backup\'s --jobs; '
-      + 'table data always loads over as many connections as the backup read it with)', integer('--jobs', 1, 64));
-  addChainOptions(command);
-  addS3ConnectionOptions(command).action(action(async (ctx, flags: RestoreFlags) => {
+    .description('stream a backup back through decryption and decompression into pg_restore (or psql for plain dumps)');
+  addSettings(command, 'restore').action(action(async (ctx, flags: RestoreFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once
     const location = parseLocation(flags.from);
     // jobs reaches restoreSink, which uses it only for a parallel container (sniffed from the first bytes).

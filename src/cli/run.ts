@@ -1,13 +1,19 @@
-import { Command } from 'commander';
-import { assertConfig, globalSetting, isHttpUrl, metricsFileProblem, normalizeLocation, type CommandName } from '../config.js';
+import type { Command } from 'commander';
 import { killAllChildren } from '../pg/child.js';
 import { CopycatError, describeError } from '../errors.js';
 import { parseLocation } from '../location.js';
-import type { LogFields, Logger, LogLevel } from '../log.js';
+import type { LogFields, Logger, LogFormat, LogLevel } from '../log.js';
+import { DESTINATION } from '../settings/catalog/backup.js';
+import { LOG_FORMAT, LOG_LEVEL, METRICS_FILE, PING_URL } from '../settings/catalog/run.js';
+import { assertConfig, given } from '../settings/check.js';
+import { normalizeLocation } from '../settings/location.js';
+import type { Setting } from '../settings/setting.js';
+import { isHttpUrl, metricsFileProblem } from '../settings/values.js';
 import type { MeterReading } from '../transforms/meter.js';
 import { acquireLock, type DestinationLock } from './lock.js';
-import { createLogger, isLogFormat, isLogLevel, Redactor, stderrLines, stdoutLines, type LineSink, type LogFormat } from './logger.js';
+import { createLogger, isLogFormat, isLogLevel, Redactor, stderrLines, stdoutLines, type LineSink } from './logger.js';
 import { writeMetricsFile } from './metrics.js';
+import { checkInput } from './options.js';
 import { PROGRESS_REDRAW_MS, ProgressBar } from './progress.js';
 import type { RunSummary } from './summary.js';
 
@@ -65,17 +71,16 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
 
-    const command = args[args.length - 1] instanceof Command ? (args[args.length - 1] as Command) : undefined;
-    const name = command?.name() ?? 'copycat-db';
-    const options: Record<string, unknown> = command?.optsWithGlobals() ?? {};
-    const env = process.env;
-    const pingSetting = globalSetting('pingUrl', name, options, env).value;
+    const input = checkInput(args[args.length - 1] as Command);
+    const { command: name, options, env } = input;
+    const text = (setting: Setting) => given(setting, input).value as string | undefined;
+    const pingSetting = text(PING_URL);
     // An invalid URL is reported by the start-up check; there is nothing to ping then.
     const pingUrl = pingSetting && isHttpUrl(pingSetting) ? pingSetting : undefined;
-    const metricsSetting = globalSetting('metricsFile', name, options, env).value;
+    const metricsSetting = text(METRICS_FILE);
     const metricsFile = metricsSetting && !metricsFileProblem(metricsSetting) ? metricsSetting : undefined;
     const redactor = Redactor.fromEnv(env, pingSetting ? [pingSetting] : []);
-    const output = chooseOutput(name, options, env);
+    const output = chooseOutput(name, options, env, text(LOG_FORMAT), text(LOG_LEVEL));
     const log: Logger = createLogger({ format: output.format, level: output.level, sink: output.sink, redactor });
 
     // What the metrics need: progress readings, and the summary the command reports through done().
@@ -92,7 +97,7 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
     };
 
     let lock: DestinationLock | undefined;
-    const destination = typeof options.to === 'string' ? options.to : typeof options.from === 'string' ? options.from : undefined;
+    const destination = text(DESTINATION);
     const ctx: ActionContext = {
       signal: controller.signal,
       log,
@@ -105,12 +110,7 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
         log.log('info', event, summary);
       },
       async begin(commandOptions: object) {
-        assertConfig({
-          command: name as CommandName,
-          options: { ...options, ...(commandOptions as Record<string, unknown>) },
-          fromCommandLine: (option) => command?.getOptionValueSourceWithGlobals(option) === 'cli',
-          env,
-        });
+        assertConfig({ ...input, options: { ...options, ...(commandOptions as Record<string, unknown>) } });
         if (LOCKED_COMMANDS.has(name) && destination && destination !== '-') {
           lock = await acquireLock({
             command: name,
@@ -181,12 +181,10 @@ interface Output {
  * stdout, except when stdout carries data (`backup --to -`, `list`): then to stderr. An invalid format or level falls
  * back to the default here; the start-up check reports it.
  */
-function chooseOutput(name: string, options: Record<string, unknown>, env: NodeJS.ProcessEnv): Output {
-  const formatSetting = globalSetting('logFormat', name, options, env).value;
-  const levelSetting = globalSetting('logLevel', name, options, env).value;
+function chooseOutput(name: string, options: Record<string, unknown>, env: NodeJS.ProcessEnv, formatSetting?: string, levelSetting?: string): Output {
   const underSystemd = !process.stderr.isTTY && Boolean(env.INVOCATION_ID || env.JOURNAL_STREAM);
   const format: LogFormat = formatSetting && isLogFormat(formatSetting) ? formatSetting : underSystemd ? 'json' : 'text';
-  const level: LogLevel = levelSetting && isLogLevel(levelSetting) ? levelSetting : 'info';
+  const level: LogLevel = levelSetting && isLogLevel(levelSetting) ? levelSetting : LOG_LEVEL.default!;
   if (format === 'json') return { format, level, sink: dataOnStdout(name, options) ? stderrLines : stdoutLines };
   const bar = process.stderr.isTTY && level !== 'warn' && level !== 'error' ? new ProgressBar(name) : undefined;
   return { format, level, sink: bar ?? stderrLines, bar };
