@@ -5,7 +5,7 @@ import { parseLocation } from '../location.js';
 import type { LogFields, Logger, LogFormat, LogLevel } from '../log.js';
 import { DESTINATION } from '../settings/catalog/backup.js';
 import { LOG_FORMAT, LOG_LEVEL, METRICS_FILE, PING_URL } from '../settings/catalog/run.js';
-import { assertConfig, given } from '../settings/check.js';
+import { assertConfig, given, type CheckInput } from '../settings/check.js';
 import { normalizeLocation } from '../settings/location.js';
 import type { Setting } from '../settings/setting.js';
 import { isHttpUrl, metricsFileProblem } from '../settings/values.js';
@@ -73,14 +73,13 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
 
     const input = checkInput(args[args.length - 1] as Command);
     const { command: name, options, env } = input;
-    const text = (setting: Setting) => given(setting, input).value as string | undefined;
-    const pingSetting = text(PING_URL);
+    const pingSetting = settingText(PING_URL, input);
     // An invalid URL is reported by the start-up check; there is nothing to ping then.
     const pingUrl = pingSetting && isHttpUrl(pingSetting) ? pingSetting : undefined;
-    const metricsSetting = text(METRICS_FILE);
+    const metricsSetting = settingText(METRICS_FILE, input);
     const metricsFile = metricsSetting && !metricsFileProblem(metricsSetting) ? metricsSetting : undefined;
     const redactor = Redactor.fromEnv(env, pingSetting ? [pingSetting] : []);
-    const output = chooseOutput(name, options, env, text(LOG_FORMAT), text(LOG_LEVEL));
+    const output = chooseOutput(input);
     const log: Logger = createLogger({ format: output.format, level: output.level, sink: output.sink, redactor });
 
     // What the metrics need: progress readings, and the summary the command reports through done().
@@ -97,7 +96,7 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
     };
 
     let lock: DestinationLock | undefined;
-    const destination = text(DESTINATION);
+    const destination = settingText(DESTINATION, input);
     const ctx: ActionContext = {
       signal: controller.signal,
       log,
@@ -181,13 +180,20 @@ interface Output {
  * stdout, except when stdout carries data (`backup --to -`, `list`): then to stderr. An invalid format or level falls
  * back to the default here; the start-up check reports it.
  */
-function chooseOutput(name: string, options: Record<string, unknown>, env: NodeJS.ProcessEnv, formatSetting?: string, levelSetting?: string): Output {
+function chooseOutput(input: Required<CheckInput>): Output {
+  const { command: name, options, env } = input;
+  const formatSetting = settingText(LOG_FORMAT, input);
+  const levelSetting = settingText(LOG_LEVEL, input);
   const underSystemd = !process.stderr.isTTY && Boolean(env.INVOCATION_ID || env.JOURNAL_STREAM);
   const format: LogFormat = formatSetting && isLogFormat(formatSetting) ? formatSetting : underSystemd ? 'json' : 'text';
   const level: LogLevel = levelSetting && isLogLevel(levelSetting) ? levelSetting : LOG_LEVEL.default!;
   if (format === 'json') return { format, level, sink: dataOnStdout(name, options) ? stderrLines : stdoutLines };
   const bar = process.stderr.isTTY && level !== 'warn' && level !== 'error' ? new ProgressBar(name) : undefined;
   return { format, level, sink: bar ?? stderrLines, bar };
+}
+
+function settingText(setting: Setting, input: CheckInput): string | undefined {
+  return given(setting, input).value as string | undefined;
 }
 
 /** Only backup (to a file or S3), restore and prune leave stdout free; list and `--to -` print data there. */

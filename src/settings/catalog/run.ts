@@ -4,16 +4,17 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../lo
 import { COMMANDS, list, type Setting } from '../setting.js';
 import { isHttpUrl, isOneOf, isWritableDir, metricsFileProblem } from '../values.js';
 
+/** Flags of the program, before or after any command. */
+const RUN_WIDE = { commands: COMMANDS, program: { envCommands: COMMANDS } } as const;
 // A restore or a list run by hand with the unit's environment loaded must not report to the backup's monitoring.
-const BACKUP_MONITORING = { envCommands: ['backup'] } as const;
+const MONITORING = { commands: COMMANDS, program: { envCommands: ['backup'] } } as const;
 
 export const LOG_FORMAT: Setting<LogFormat> = {
   env: 'COPYCAT_LOG_FORMAT',
   holds: list(LOG_FORMATS),
   help: 'json (one object per line) or text',
   defaultDoc: 'json under systemd (no TTY), text otherwise',
-  commands: COMMANDS,
-  program: { envCommands: COMMANDS },
+  ...RUN_WIDE,
   flag: '--log-format <format>',
   check: isOneOf(LOG_FORMATS, 'a log format'),
 };
@@ -22,8 +23,7 @@ export const LOG_LEVEL: Setting<LogLevel> = {
   env: 'COPYCAT_LOG_LEVEL',
   holds: list(LOG_LEVELS),
   default: 'info',
-  commands: COMMANDS,
-  program: { envCommands: COMMANDS },
+  ...RUN_WIDE,
   flag: '--log-level <level>',
   check: isOneOf(LOG_LEVELS, 'a log level'),
 };
@@ -31,8 +31,7 @@ export const LOG_LEVEL: Setting<LogLevel> = {
 export const METRICS_FILE: Setting<string> = {
   env: 'COPYCAT_METRICS_FILE',
   holds: 'path of the Prometheus textfile to write after each run, ending in .prom, in an existing writable directory',
-  commands: COMMANDS,
-  program: BACKUP_MONITORING,
+  ...MONITORING,
   flag: '--metrics-file <path>',
   check: (path, _run, holds) => {
     const problem = metricsFileProblem(path);
@@ -44,8 +43,7 @@ export const PING_URL: Setting<string> = {
   env: 'COPYCAT_PING_URL',
   holds: 'a healthchecks.io-style ping URL (http or https): URL/start, URL, URL/fail',
   help: 'healthchecks.io-style URL: URL/start, URL on success, URL/fail',
-  commands: COMMANDS,
-  program: BACKUP_MONITORING,
+  ...MONITORING,
   flag: '--ping-url <url>',
   secret: true,
   // The URL is a credential of the check: never echoed.
