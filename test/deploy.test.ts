@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { SETTINGS } from '../src/config.js';
+import { SETTINGS } from '../src/settings/catalog/index.js';
+import { COMMANDS } from '../src/settings/setting.js';
+import { settingsTable, TABLE_BEGIN, TABLE_END } from '../src/settings/table.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE } from '../src/s3/driver/part-plan.js';
 import { MIB } from '../src/units.js';
 
@@ -152,27 +154,37 @@ test('the Dockerfile: two stages, npm ci + tsc, slim runtime with postgresql-cli
   assert.match(readFileSync(join(ROOT, 'bin', 'copycat-db.js'), 'utf8'), /\.\.\/dist\/src\/cli\/main\.js/);
 });
 
-test('every documented setting is real, and every real one is documented (README Operating, env sample)', () => {
+test('the settings table in README Operating is the one the declarations generate (npm run docs)', () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const start = readme.indexOf('\n## Operating');
   assert.ok(start >= 0, 'README has an Operating section');
   const next = readme.indexOf('\n## ', start + 1);
   const operating = readme.slice(start, next < 0 ? undefined : next);
+  const begin = operating.indexOf(TABLE_BEGIN);
+  const end = operating.indexOf(TABLE_END);
+  assert.ok(begin >= 0 && end > begin, `README Operating holds the ${TABLE_BEGIN} … ${TABLE_END} block`);
+  assert.equal(operating.slice(begin + TABLE_BEGIN.length, end), `\n${settingsTable()}\n`, 'the table is stale: run npm run docs');
+});
+
+test('every variable is in the env sample, and every line of the sample is a declared variable', () => {
   const sample = readFileSync(join(ROOT, 'deploy', 'copycat-db.env.sample'), 'utf8');
-  const names = SETTINGS.map((s) => s.name);
-  for (const name of names) {
-    assert.match(operating, new RegExp(`\\b${name}\\b`), `README Operating documents ${name}`);
-    assert.match(sample, new RegExp(`^#?${name}=`, 'm'), `the env sample lists ${name}`);
-  }
+  const names = SETTINGS.flatMap((s) => (s.env ? [s.env] : []));
+  for (const name of names) assert.match(sample, new RegExp(`^#?${name}=`, 'm'), `the env sample lists ${name}`);
   for (const line of sample.split('\n')) {
     if (!line || line.startsWith('# ') || line === '#') continue;
     const m = /^#?([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
     assert.ok(m, `an environment-file line: ${line}`);
-    assert.ok((names as string[]).includes(m![1]!), `${m![1]} in the env sample is a documented setting`);
+    assert.ok(names.includes(m![1]!), `${m![1]} in the env sample is a declared variable`);
   }
-  // The start-up check speaks of the same variables the CLI reads.
-  const help = execFileSync(process.execPath, [join(ROOT, 'bin', 'copycat-db.js'), 'backup', '--help'], { encoding: 'utf8' });
-  for (const env of ['COPYCAT_DESTINATION', 'COPYCAT_KEY_FILE', 'PGDATABASE', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION']) {
-    assert.match(help, new RegExp(`env: ${env}`), `backup reads ${env}`);
+});
+
+test('each --help names the variable behind every flag that has one', () => {
+  const help = (...args: string[]) => execFileSync(process.execPath, [join(ROOT, 'bin', 'copycat-db.js'), ...args, '--help'], { encoding: 'utf8' });
+  for (const command of COMMANDS) {
+    const text = help(command);
+    for (const setting of SETTINGS.filter((s) => s.env && s.flag && !s.program && s.commands.includes(command))) {
+      assert.match(text, new RegExp(`env:\\s+${setting.env}\\b`), `${command} --help names ${setting.env}`);
+    }
   }
+  for (const setting of SETTINGS.filter((s) => s.program)) assert.match(help(), new RegExp(`env:\\s+${setting.env}\\b`));
 });

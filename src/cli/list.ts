@@ -1,23 +1,19 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { formatBackupTable, list } from '../operations/list.js';
+import type { ListFlags } from '../settings/flags.js';
+import { addSettings } from './options.js';
 import { openRepository } from './repository.js';
 import { action } from './run.js';
-import { addS3ConnectionOptions, type S3ConnectionFlags } from './s3-options.js';
-
-interface ListFlags extends S3ConnectionFlags {
-  from: string;
-  json?: boolean;
-}
+import { readSecrets } from './shared.js';
 
 export function listCommand(program: Command): void {
   const command = program
     .command('list')
-    .description('list the backups in a repository, oldest first, with their status and lock')
-    .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX or file:DIR (required)').env('COPYCAT_DESTINATION'))
-    .option('--json', 'one JSON array, for scripts');
-  addS3ConnectionOptions(command).action(action(async (ctx, flags: ListFlags) => {
+    .description('list the backups in a repository, oldest first, with their status and lock');
+  addSettings(command, 'list').action(action(async (ctx, flags: ListFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once
-    const { rows } = await list(await openRepository(flags.from, 'list', flags), ctx);
+    const secrets = flags.keyFile || flags.identity?.length ? await readSecrets(flags) : undefined;
+    const { rows } = await list(await openRepository(flags.from, 'list', flags), { signal: ctx.signal, secrets });
     process.stdout.write(flags.json ? JSON.stringify(rows) + '\n' : formatBackupTable(rows));
   }));
 }

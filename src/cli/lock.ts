@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { isWritableDir } from '../config.js';
+import { isWritableDir } from '../settings/values.js';
 import { CopycatError } from '../errors.js';
 
 /** What a lock file holds: enough to name the holder in the refusal and to tell whether it is still alive. */

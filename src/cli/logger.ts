@@ -1,8 +1,5 @@
-import type { LogFields, Logger, LogLevel } from '../log.js';
-
-export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-export const LOG_FORMATS = ['json', 'text'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+import { LOG_FORMATS, LOG_LEVELS, type LogFields, type LogFormat, type Logger, type LogLevel } from '../log.js';
+import { SECRET_VARIABLES } from '../settings/catalog/index.js';
 
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
@@ -50,8 +47,6 @@ export function createLogger(opts: LoggerOptions): Logger {
 
 /** Field names whose values are never shown, whatever they hold. `key` alone is an S3 object key and stays. */
 const SECRET_NAME = /secret|passw(?:or)?d|pwd|token|credential|authori[sz]ation|cookie|(?:private|api|access|encryption|master|data|signing|session)[_-]?key$|^key[_-]?(?:bytes|material|hex|base64)$/i;
-/** The environment variables whose current values are masked wherever they appear. */
-export const SECRET_VARIABLES = ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'SCW_SECRET_KEY', 'PGPASSWORD', 'COPYCAT_PING_URL'] as const;
 const MASK = '[redacted]';
 /** Secrets shorter than this are not searched for inside strings: masking every "a" would destroy the log. */
 const MIN_SECRET_LENGTH = 4;

@@ -3,6 +3,7 @@ import { TOOL_VERSION } from '../version.js';
 import { backupCommand } from './backup.js';
 import { keygenCommand } from './keygen.js';
 import { listCommand } from './list.js';
+import { addProgramSettings } from './options.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 import { verifyCommand } from './verify.js';
@@ -11,16 +12,11 @@ import { verifyCommand } from './verify.js';
 // ~0.4 s of CPU, which a backup to a file or a restore from one does not need to pay.
 
 export async function main(argv: string[]): Promise<void> {
-  const program = new Command('copycat-db')
+  const program = addProgramSettings(new Command('copycat-db')
     .version(TOOL_VERSION)
-    .description('Stream PostgreSQL backups through zstd and AES-256-GCM into object-locked S3, and restore them')
+    .description('Stream PostgreSQL backups through zstd and AES-256-GCM into object-locked S3, and restore, list, prune and verify them')
     .showHelpAfterError('(run with --help for usage)')
-    // Run-wide options, accepted before or after the command; each falls back to its variable (see README, Operating).
-    .option('--log-format <format>', 'json (one object per line) or text (env COPYCAT_LOG_FORMAT; default: json under systemd, else text)')
-    .option('--log-level <level>', 'debug, info, warn or error (env COPYCAT_LOG_LEVEL; default info)')
-    .option('--metrics-file <path>', 'write a Prometheus textfile (.prom) after the run (env COPYCAT_METRICS_FILE, read by backup)')
-    .option('--ping-url <url>', 'healthchecks.io-style URL: URL/start, URL on success, URL/fail (env COPYCAT_PING_URL, read by backup)')
-    .exitOverride();
+    .exitOverride());
   backupCommand(program);
   restoreCommand(program);
   listCommand(program);

@@ -1,24 +1,16 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { prune } from '../operations/prune.js';
 import type { Repository } from '../repository/index.js';
+import type { PruneCommandFlags, PruneFlags } from '../settings/flags.js';
+import { addSettings } from './options.js';
 import { openRepository } from './repository.js';
 import { action, type ActionContext } from './run.js';
-import { addPruneOptions, addS3ConnectionOptions, type PruneFlags, type S3ConnectionFlags } from './s3-options.js';
-
-interface PruneCommandFlags extends S3ConnectionFlags, PruneFlags {
-  from: string;
-  dryRun?: boolean;
-}
 
 export function pruneCommand(program: Command): void {
   const command = program
     .command('prune')
-    .description('delete the versions of backups past their retention, keeping the newest complete ones')
-    .addOption(new Option('--from <location>', 's3://BUCKET/PREFIX or file:DIR (required)').env('COPYCAT_DESTINATION'))
-    .option('--dry-run', 'print the plan; delete nothing');
-  addS3ConnectionOptions(command);
-  addPruneOptions(command);
-  command.action(action(async (ctx, flags: PruneCommandFlags) => {
+    .description('delete the versions of backups past their retention, keeping the newest complete ones');
+  addSettings(command, 'prune').action(action(async (ctx, flags: PruneCommandFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once, then the destination's lock
     await pruneRepository(ctx, await openRepository(flags.from, 'prune', flags), flags, !!flags.dryRun);
   }));

@@ -2,7 +2,8 @@ import { CopycatError } from '../errors.js';
 import { parseLocation } from '../location.js';
 import type { Repository } from '../repository/index.js';
 import type { S3UploadOptions } from '../repository/s3-store.js';
-import { s3ClientFromFlags, type S3ConnectionFlags } from './s3-options.js';
+import type { S3ConnectionFlags } from '../settings/flags.js';
+import { s3ClientFromFlags } from './s3-options.js';
 
 /**
  * The repository a location names: s3://BUCKET/PREFIX or file:DIR. The AWS SDK is loaded only for S3 (~0.4 s of CPU

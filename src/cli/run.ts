@@ -1,13 +1,19 @@
-import { Command } from 'commander';
-import { assertConfig, globalSetting, isHttpUrl, metricsFileProblem, normalizeLocation, type CommandName } from '../config.js';
+import type { Command } from 'commander';
 import { killAllChildren } from '../pg/child.js';
 import { CopycatError, describeError } from '../errors.js';
 import { parseLocation } from '../location.js';
-import type { LogFields, Logger, LogLevel } from '../log.js';
+import type { LogFields, Logger, LogFormat, LogLevel } from '../log.js';
+import { DESTINATION } from '../settings/catalog/backup.js';
+import { LOG_FORMAT, LOG_LEVEL, METRICS_FILE, PING_URL } from '../settings/catalog/run.js';
+import { assertConfig, given, type CheckInput } from '../settings/check.js';
+import { normalizeLocation } from '../settings/location.js';
+import type { Setting } from '../settings/setting.js';
+import { isHttpUrl, metricsFileProblem } from '../settings/values.js';
 import type { MeterReading } from '../transforms/meter.js';
 import { acquireLock, type DestinationLock } from './lock.js';
-import { createLogger, isLogFormat, isLogLevel, Redactor, stderrLines, stdoutLines, type LineSink, type LogFormat } from './logger.js';
+import { createLogger, isLogFormat, isLogLevel, Redactor, stderrLines, stdoutLines, type LineSink } from './logger.js';
 import { writeMetricsFile } from './metrics.js';
+import { checkInput } from './options.js';
 import { PROGRESS_REDRAW_MS, ProgressBar } from './progress.js';
 import type { RunSummary } from '../operations/summary.js';
 
@@ -65,17 +71,15 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
 
-    const command = args[args.length - 1] instanceof Command ? (args[args.length - 1] as Command) : undefined;
-    const name = command?.name() ?? 'copycat-db';
-    const options: Record<string, unknown> = command?.optsWithGlobals() ?? {};
-    const env = process.env;
-    const pingSetting = globalSetting('pingUrl', name, options, env).value;
+    const input = checkInput(args[args.length - 1] as Command);
+    const { command: name, options, env } = input;
+    const pingSetting = settingText(PING_URL, input);
     // An invalid URL is reported by the start-up check; there is nothing to ping then.
     const pingUrl = pingSetting && isHttpUrl(pingSetting) ? pingSetting : undefined;
-    const metricsSetting = globalSetting('metricsFile', name, options, env).value;
+    const metricsSetting = settingText(METRICS_FILE, input);
     const metricsFile = metricsSetting && !metricsFileProblem(metricsSetting) ? metricsSetting : undefined;
     const redactor = Redactor.fromEnv(env, pingSetting ? [pingSetting] : []);
-    const output = chooseOutput(name, options, env);
+    const output = chooseOutput(input);
     const log: Logger = createLogger({ format: output.format, level: output.level, sink: output.sink, redactor });
 
     // What the metrics need: progress readings, and the summary the command reports through done().
@@ -92,7 +96,7 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
     };
 
     let lock: DestinationLock | undefined;
-    const destination = typeof options.to === 'string' ? options.to : typeof options.from === 'string' ? options.from : undefined;
+    const destination = settingText(DESTINATION, input);
     const ctx: ActionContext = {
       signal: controller.signal,
       log,
@@ -105,12 +109,7 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
         log.log('info', event, summary);
       },
       async begin(commandOptions: object) {
-        assertConfig({
-          command: name as CommandName,
-          options: { ...options, ...(commandOptions as Record<string, unknown>) },
-          fromCommandLine: (option) => command?.getOptionValueSourceWithGlobals(option) === 'cli',
-          env,
-        });
+        assertConfig({ ...input, options: { ...options, ...(commandOptions as Record<string, unknown>) } });
         if (LOCKED_COMMANDS.has(name) && destination && destination !== '-') {
           lock = await acquireLock({
             command: name,
@@ -181,15 +180,20 @@ interface Output {
  * stdout, except when stdout carries data (`backup --to -`, `list`): then to stderr. An invalid format or level falls
  * back to the default here; the start-up check reports it.
  */
-function chooseOutput(name: string, options: Record<string, unknown>, env: NodeJS.ProcessEnv): Output {
-  const formatSetting = globalSetting('logFormat', name, options, env).value;
-  const levelSetting = globalSetting('logLevel', name, options, env).value;
+function chooseOutput(input: Required<CheckInput>): Output {
+  const { command: name, options, env } = input;
+  const formatSetting = settingText(LOG_FORMAT, input);
+  const levelSetting = settingText(LOG_LEVEL, input);
   const underSystemd = !process.stderr.isTTY && Boolean(env.INVOCATION_ID || env.JOURNAL_STREAM);
   const format: LogFormat = formatSetting && isLogFormat(formatSetting) ? formatSetting : underSystemd ? 'json' : 'text';
-  const level: LogLevel = levelSetting && isLogLevel(levelSetting) ? levelSetting : 'info';
+  const level: LogLevel = levelSetting && isLogLevel(levelSetting) ? levelSetting : LOG_LEVEL.default!;
   if (format === 'json') return { format, level, sink: dataOnStdout(name, options) ? stderrLines : stdoutLines };
   const bar = process.stderr.isTTY && level !== 'warn' && level !== 'error' ? new ProgressBar(name) : undefined;
   return { format, level, sink: bar ?? stderrLines, bar };
+}
+
+function settingText(setting: Setting, input: CheckInput): string | undefined {
+  return given(setting, input).value as string | undefined;
 }
 
 /** Only backup (to a file or S3), restore and prune leave stdout free; list and `--to -` print data there. */

@@ -1,39 +1,32 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ChainOptions } from '../chain.js';
 import { CopycatError } from '../errors.js';
-import { loadKeyFile } from '../key.js';
-import { COMPRESSION_NAMES, type CompressionName } from '../transforms/compression/index.js';
+import type { DecryptionSecrets } from '../formats/stream-header.js';
+import { loadIdentityFile, loadKeyFile, loadRecipientsFile } from '../key.js';
+import { parseRecipient } from '../formats/recipients.js';
+import type { ChainFlags, CompressFlags, IdentityFlags, RecipientFlags } from '../settings/flags.js';
 
-/** Options of every command that reads or writes a backup's bytes. */
-export function addChainOptions(command: Command): Command {
-  return command
-    .addOption(new Option('--compression <name>', 'compression of the stored bytes').choices([...COMPRESSION_NAMES]).default('zstd'))
-    .addOption(new Option('--key-file <path>', 'file with the 32-byte encryption key (from `copycat-db keygen`)').env('COPYCAT_KEY_FILE'))
-    .option('--no-encrypt', 'store or read the backup unencrypted (explicit, so a missing key is never silently accepted)');
-}
-
-export interface ChainFlags {
-  compression: CompressionName;
-  keyFile?: string;
-  encrypt: boolean;
-  level?: number;
-  workers?: number;
-}
-
-export async function chainOptions(flags: ChainFlags): Promise<ChainOptions> {
-  if (flags.encrypt && !flags.keyFile) {
-    throw new CopycatError('KEY_MISSING', 'no encryption key: pass --key-file or set COPYCAT_KEY_FILE (create one with `copycat-db keygen PATH`), or pass --no-encrypt');
+/**
+ * The compression and secrets a backup is written with (a key file, or recipients), or a stream without a manifest
+ * is read with (a key file and/or identities).
+ */
+export async function chainOptions(flags: ChainFlags & Partial<CompressFlags & RecipientFlags & IdentityFlags>): Promise<ChainOptions> {
+  const base = { compression: flags.compression, level: flags.level, workers: flags.workers };
+  if (!flags.encrypt) return base;
+  const recipients = [
+    ...(flags.recipient ?? []).map((text) => parseRecipient(text, '--recipient')),
+    ...(flags.recipientsFile ? await loadRecipientsFile(flags.recipientsFile) : []),
+  ];
+  const secrets = await readSecrets(flags);
+  if (!secrets.key && !recipients.length && !secrets.identities?.length) {
+    throw new CopycatError('KEY_MISSING', 'no encryption key: pass --recipients-file (or --recipient), or --key-file / COPYCAT_KEY_FILE ' +
+      '(create them with `copycat-db keygen`), or pass --no-encrypt');
   }
-  const key = flags.encrypt && flags.keyFile ? await loadKeyFile(flags.keyFile) : undefined;
-  return { compression: flags.compression, level: flags.level, workers: flags.workers, key };
+  return { ...base, ...secrets, ...(recipients.length ? { recipients } : {}) };
 }
 
-export function integer(name: string, min: number, max: number): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
-    }
-    return n;
-  };
+/** What reads an encrypted backup: the key file's key and every identity in the identity files given. */
+export async function readSecrets(flags: { keyFile?: string } & IdentityFlags): Promise<DecryptionSecrets> {
+  const key = flags.keyFile ? await loadKeyFile(flags.keyFile) : undefined;
+  const identities = (await Promise.all((flags.identity ?? []).map(loadIdentityFile))).flat();
+  return { ...(key ? { key } : {}), ...(identities.length ? { identities } : {}) };
 }

@@ -46,7 +46,7 @@ export interface RestoreResult {
 export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promise<RestoreResult> {
   if ('stream' in opts.from) {
     const { chain, stream } = opts.from;
-    if (!chain.key && chain.compression === 'none') {
+    if (!chain.key && !chain.identities?.length && chain.compression === 'none') {
       // Nothing in such a stream can tell a damaged byte from a good one: say so rather than imply it was checked.
       run.log?.log('warn', 'restore.unverified', { reason: 'neither encrypted nor compressed and without a manifest: ' +
         'the stream carries no checksum, so damage inside it cannot be detected (its end still is)' });

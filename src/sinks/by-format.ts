@@ -80,7 +80,7 @@ class HeadDispatch extends Writable {
 /** What the first bytes were instead of a dump: the usual cause is a restore run with the wrong chain options. */
 function notADump(format: Exclude<ArchiveFormat, 'custom' | 'plain' | 'parallel'>): CopycatError {
   if (format === 'encrypted') {
-    return new CopycatError('BACKUP_ENCRYPTED', 'the backup is encrypted (it starts with copycat-db\'s encryption header): restore it with --key-file (or COPYCAT_KEY_FILE) holding its key');
+    return new CopycatError('BACKUP_ENCRYPTED', 'the backup is encrypted (it starts with copycat-db\'s encryption header): restore it with --key-file (or COPYCAT_KEY_FILE) holding its key, or --identity (COPYCAT_IDENTITY_FILE) for a backup made to recipients');
   }
   if (format === 'zstd') {
     return new CopycatError('BACKUP_COMPRESSED', 'the backup is zstd-compressed: restore it without --compression none');

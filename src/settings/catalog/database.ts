@@ -1,0 +1,81 @@
+/** The database side: what to dump or restore into, and libpq's own variables (pg_dump, pg_restore and psql read them). */
+import { isOneOf, wholeNumber } from '../values.js';
+import { list, type RunFacts, type Setting } from '../setting.js';
+import { neededByMode } from './scaleway.js';
+
+const libpq = (run: RunFacts) => run.libpq;
+const LIBPQ_COMMANDS = ['backup', 'restore', 'verify'] as const;
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+export const DATABASE: Setting<string> = {
+  env: 'PGDATABASE',
+  holds: 'the database to dump',
+  help: 'database to dump, or a libpq connection string (URI or key=value; its password reaches pg_dump only as ' +
+    'PGPASSWORD); libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD apply; with a Scaleway mode, the RDB database',
+  defaultDoc: 'the user name',
+  commands: ['backup'],
+  flag: '-d, --database <name>',
+  required: neededByMode('database'),
+};
+
+export const TO_DATABASE: Setting<string> = {
+  holds: 'database to restore into, or a libpq connection string (with --create: the database to connect to first)',
+  commands: ['restore'],
+  flag: '--to-database <name>',
+  required: 'flag',
+};
+
+export const CREATE: Setting<boolean> = {
+  holds: 'create the dumped database (pg_restore --create) instead of restoring into an existing one',
+  commands: ['restore'],
+  flag: '--create',
+};
+
+export const FORMAT: Setting<'custom' | 'plain' | 'parallel'> = {
+  holds: 'pg_dump archive format, or parallel: a snapshot-consistent dump read by --jobs connections, restored in parallel',
+  commands: ['backup'],
+  flag: '--format <format>',
+  choices: ['custom', 'plain', 'parallel'],
+  default: 'custom',
+};
+
+export const JOBS: Setting<number> = {
+  holds: 'connections at once',
+  commands: ['backup', 'restore'],
+  flag: '--jobs <n>',
+  parse: wholeNumber(1, 64),
+  variants: {
+    backup: { help: 'parallel format: connections reading tables at once', defaultDoc: '2' },
+    restore: {
+      help: 'parallel-format backups: pg_restore -j for indexes and constraints (table data always loads over as many ' +
+        'connections as the backup read it with)',
+      defaultDoc: "the backup's --jobs",
+    },
+  },
+};
+
+export const PGHOST: Setting<string> = { env: 'PGHOST', holds: 'the PostgreSQL host', defaultDoc: "libpq's (the local socket)", commands: LIBPQ_COMMANDS };
+
+export const PGPORT: Setting<string> = {
+  env: 'PGPORT',
+  holds: 'the PostgreSQL port (1-65535)',
+  defaultDoc: '5432',
+  commands: LIBPQ_COMMANDS,
+  applies: libpq,
+  check: (port, _run, holds) => (/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535 ? undefined : `"${port}" is not a port number — ${holds}`),
+};
+
+export const PGUSER: Setting<string> = { env: 'PGUSER', holds: 'the PostgreSQL user', defaultDoc: 'the OS user', commands: LIBPQ_COMMANDS };
+
+export const PGPASSWORD: Setting<string> = {
+  env: 'PGPASSWORD', holds: 'the PostgreSQL password', defaultDoc: 'none (or ~/.pgpass)', commands: LIBPQ_COMMANDS, secret: true,
+};
+
+export const PGSSLMODE: Setting<string> = {
+  env: 'PGSSLMODE',
+  holds: list(SSL_MODES),
+  defaultDoc: 'prefer',
+  commands: LIBPQ_COMMANDS,
+  applies: libpq,
+  check: isOneOf(SSL_MODES, 'an sslmode'),
+};

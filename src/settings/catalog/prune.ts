@@ -1,0 +1,31 @@
+/** Pruning: after a successful backup, and the prune command itself. */
+import type { Setting } from '../setting.js';
+import { positiveNumber, wholeNumber } from '../values.js';
+
+export const PRUNE: Setting<boolean> = {
+  holds: 'S3: do not prune expired backups after a successful backup',
+  commands: ['backup'],
+  flag: '--no-prune',
+};
+
+export const OLDER_THAN: Setting<number> = {
+  holds: 'prune backups older than this many days whose retention has passed',
+  commands: ['backup', 'prune'],
+  flag: '--older-than <days>',
+  parse: positiveNumber('days'),
+  default: 30,
+};
+
+export const KEEP_LAST: Setting<number> = {
+  holds: 'never prune the newest N complete backups, whatever their age',
+  commands: ['backup', 'prune'],
+  flag: '--keep-last <n>',
+  parse: wholeNumber(1, 100_000),
+  default: 3,
+};
+
+export const DRY_RUN: Setting<boolean> = {
+  holds: 'print the plan; delete nothing',
+  commands: ['prune'],
+  flag: '--dry-run',
+};

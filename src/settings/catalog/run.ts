@@ -1,0 +1,67 @@
+/** Run-wide settings: logs, monitoring, the lock directory, and the systemd units' extra flags. */
+import { existsSync } from 'node:fs';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../log.js';
+import { COMMANDS, list, type Setting } from '../setting.js';
+import { isHttpUrl, isOneOf, isWritableDir, metricsFileProblem } from '../values.js';
+
+/** Flags of the program, before or after any command. */
+const RUN_WIDE = { commands: COMMANDS, program: { envCommands: COMMANDS } } as const;
+// A restore or a list run by hand with the unit's environment loaded must not report to the backup's monitoring.
+const MONITORING = { commands: COMMANDS, program: { envCommands: ['backup'] } } as const;
+
+export const LOG_FORMAT: Setting<LogFormat> = {
+  env: 'COPYCAT_LOG_FORMAT',
+  holds: list(LOG_FORMATS),
+  help: 'json (one object per line) or text',
+  defaultDoc: 'json under systemd (no TTY), text otherwise',
+  ...RUN_WIDE,
+  flag: '--log-format <format>',
+  check: isOneOf(LOG_FORMATS, 'a log format'),
+};
+
+export const LOG_LEVEL: Setting<LogLevel> = {
+  env: 'COPYCAT_LOG_LEVEL',
+  holds: list(LOG_LEVELS),
+  default: 'info',
+  ...RUN_WIDE,
+  flag: '--log-level <level>',
+  check: isOneOf(LOG_LEVELS, 'a log level'),
+};
+
+export const METRICS_FILE: Setting<string> = {
+  env: 'COPYCAT_METRICS_FILE',
+  holds: 'path of the Prometheus textfile to write after each run, ending in .prom, in an existing writable directory',
+  ...MONITORING,
+  flag: '--metrics-file <path>',
+  check: (path, _run, holds) => {
+    const problem = metricsFileProblem(path);
+    return problem && `${problem} — ${holds}`;
+  },
+};
+
+export const PING_URL: Setting<string> = {
+  env: 'COPYCAT_PING_URL',
+  holds: 'a healthchecks.io-style ping URL (http or https): URL/start, URL, URL/fail',
+  help: 'healthchecks.io-style URL: URL/start, URL on success, URL/fail',
+  ...MONITORING,
+  flag: '--ping-url <url>',
+  secret: true,
+  // The URL is a credential of the check: never echoed.
+  check: (url, _run, holds) => (isHttpUrl(url) ? undefined : `not an http(s) URL — ${holds}`),
+};
+
+export const LOCK_DIR: Setting<string> = {
+  env: 'COPYCAT_LOCK_DIR',
+  holds: 'a writable directory for the one-run-per-destination lock files',
+  defaultDoc: '/run/copycat-db, else $XDG_RUNTIME_DIR/copycat-db, else $TMPDIR/copycat-db-UID',
+  commands: ['backup', 'prune'],
+  // One that does not exist yet is created when the lock is taken.
+  check: (dir, _run, holds) => (existsSync(dir) && !isWritableDir(dir) ? `"${dir}" is not a writable directory — ${holds}` : undefined),
+};
+
+export const BACKUP_OPTIONS: Setting<string> = {
+  env: 'COPYCAT_BACKUP_OPTIONS',
+  holds: 'extra backup flags, split on spaces (e.g. --retain-days 35 --keep-last 7)',
+  commands: [],
+  readBy: 'the systemd units',
+};

@@ -1,0 +1,101 @@
+/**
+ * The flags object each command's action receives: commander's keys and the values the declarations in catalog/
+ * parse to, with variables and defaults applied. An empty value (`X=` in an environment file) arrives unset.
+ */
+import type { RetentionMode } from '../s3/driver/retention.js';
+import type { S3Checksum } from '../sinks/s3.js';
+import type { BackupMode } from '../sources/scaleway/modes.js';
+import type { CompressionName } from '../transforms/compression/index.js';
+
+export interface ChainFlags {
+  compression: CompressionName;
+  keyFile?: string;
+  encrypt: boolean;
+}
+
+/** Public-key encryption: recipients write (backup), identities read (restore, verify, list). */
+export interface RecipientFlags {
+  recipient?: string[];
+  recipientsFile?: string;
+}
+
+export interface IdentityFlags {
+  identity?: string[];
+}
+
+/** How a backup compresses. */
+export interface CompressFlags {
+  level: number;
+  workers: number;
+}
+
+export interface S3ConnectionFlags {
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3Timeout?: number;
+}
+
+export interface S3UploadFlags {
+  retainDays: number;
+  lockMode: RetentionMode;
+  allowUnlocked?: boolean;
+  checksum: S3Checksum;
+  maxParts: number;
+  partSize?: number;
+  expectedSize?: number;
+  concurrency: number;
+}
+
+export interface PruneFlags {
+  olderThan: number;
+  keepLast: number;
+}
+
+export interface SourceFlags {
+  mode?: BackupMode;
+  scwInstance?: string;
+  scwPrivateNetwork?: string;
+  scwWaitHours: number;
+  database?: string;
+  format: 'custom' | 'plain' | 'parallel';
+  jobs?: number;
+}
+
+export interface BackupFlags extends ChainFlags, RecipientFlags, CompressFlags, S3ConnectionFlags, S3UploadFlags, PruneFlags, SourceFlags {
+  to: string;
+  prune: boolean;
+}
+
+export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags {
+  from: string;
+  backup?: string;
+  toDatabase: string;
+  create?: boolean;
+  jobs?: number;
+}
+
+export interface ListFlags extends S3ConnectionFlags, IdentityFlags {
+  from: string;
+  keyFile?: string;
+  json?: boolean;
+}
+
+export interface PruneCommandFlags extends S3ConnectionFlags, PruneFlags {
+  from: string;
+  dryRun?: boolean;
+}
+
+export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags {
+  from: string;
+  backup?: string;
+  keyFile?: string;
+  scratchDatabase?: string;
+  maintenanceDatabase: string;
+  check?: string[];
+  scrub?: string[];
+  scrubFile?: string[];
+  keep?: boolean;
+  replace?: boolean;
+  allowEmpty?: boolean;
+  json?: boolean;
+}

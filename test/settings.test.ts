@@ -1,0 +1,140 @@
+/**
+ * The declarations in src/settings: the flags each command gets from them match the flags types its action reads, the
+ * start-up check derives each rule from them (the Scaleway modes from modeNeeds alone), and malformed flag values stay
+ * commander's usage errors.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Command } from 'commander';
+import { addProgramSettings, addSettings, checkInput } from '../src/cli/options.js';
+import { SETTINGS } from '../src/settings/catalog/index.js';
+import { configProblems } from '../src/settings/check.js';
+import type { BackupFlags, ListFlags, PruneCommandFlags, RestoreFlags, VerifyFlags } from '../src/settings/flags.js';
+import { COMMANDS, type CommandName, type Env } from '../src/settings/setting.js';
+import { BACKUP_MODES, modeNeeds } from '../src/sources/scaleway/modes.js';
+import { runCli } from './helpers/cli.js';
+
+/** The keys of each flags type, checked both ways by the compiler: a flag the type lacks (or the reverse) fails below. */
+const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
+  backup: {
+    to: true, database: true, mode: true, scwInstance: true, scwPrivateNetwork: true, scwWaitHours: true, format: true, jobs: true,
+    compression: true, keyFile: true, encrypt: true, level: true, workers: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
+    retainDays: true, lockMode: true, allowUnlocked: true, checksum: true, maxParts: true, partSize: true, expectedSize: true,
+    concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true,
+  } satisfies Record<keyof BackupFlags, true>,
+  restore: {
+    from: true, backup: true, toDatabase: true, create: true, jobs: true, compression: true, keyFile: true, encrypt: true,
+    s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true,
+  } satisfies Record<keyof RestoreFlags, true>,
+  list: { from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true, keyFile: true, identity: true } satisfies Record<keyof ListFlags, true>,
+  prune: {
+    from: true, dryRun: true, s3Endpoint: true, s3Region: true, s3Timeout: true, olderThan: true, keepLast: true,
+  } satisfies Record<keyof PruneCommandFlags, true>,
+  verify: {
+    from: true, backup: true, keyFile: true, scratchDatabase: true, maintenanceDatabase: true, check: true, scrub: true,
+    scrubFile: true, keep: true, replace: true, allowEmpty: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
+    identity: true,
+  } satisfies Record<keyof VerifyFlags, true>,
+};
+
+/** Every variable a setting declares: unset while a test parses, so the machine's own environment cannot leak in. */
+const VARIABLES = SETTINGS.flatMap((s) => [s.env, s.fallbackEnv]).filter((v): v is string => v !== undefined);
+
+/** Parses argv as the CLI does, with `env` as the whole environment, and returns the start-up check's problems. */
+function check(command: CommandName, args: string[], env: Env = {}): string[] {
+  const saved = Object.fromEntries(VARIABLES.map((name) => [name, process.env[name]]));
+  for (const name of VARIABLES) delete process.env[name];
+  Object.assign(process.env, env); // commander reads a flag's variable from process.env
+  try {
+    let problems: string[] = [];
+    const program = addProgramSettings(new Command('copycat-db').exitOverride());
+    addSettings(program.command(command), command).action((_flags, parsed: Command) => {
+      problems = configProblems({ ...checkInput(parsed), env });
+    });
+    program.parse([command, ...args], { from: 'user' });
+    return problems;
+  } finally {
+    for (const name of VARIABLES) delete process.env[name];
+    for (const [name, value] of Object.entries(saved)) if (value !== undefined) process.env[name] = value;
+  }
+}
+
+test('each command gets exactly the flags its flags type has', () => {
+  for (const name of COMMANDS) {
+    const command = addSettings(new Command(name), name);
+    const keys = command.options.map((o) => o.attributeName()).sort();
+    assert.deepEqual(keys, Object.keys(FLAG_KEYS[name]).sort(), name);
+  }
+});
+
+test('list, prune and verify take s3:// and file:DIR, never - or a single file; backup and restore take them too', () => {
+  for (const command of ['list', 'prune', 'verify'] as const) {
+    assert.deepEqual(check(command, ['--from', '-']), [`--from: "-" is not a backup repository — ${command} works on s3://BUCKET/PREFIX or file:DIR (an existing directory)`]);
+    assert.deepEqual(check(command, ['--from', 'file:/var/backups/app/']), []);
+    assert.match(check(command, ['--from', 'file:/var/backups/app.backup'])[0]!, /"file:\/var\/backups\/app.backup" is not a backup repository/);
+    assert.deepEqual(check(command, [], { COPYCAT_DESTINATION: '-' }), [`COPYCAT_DESTINATION: "-" is not a backup repository — ${command} works on s3://BUCKET/PREFIX or file:DIR (an existing directory)`]);
+  }
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt']), []);
+  assert.deepEqual(check('restore', ['--from', '-', '--to-database', 'app', '--no-encrypt']), []);
+  assert.match(check('list', ['--from', 'ftp://x'])[0]!, /^--from: unsupported location "ftp:\/\/x"/);
+  assert.deepEqual(check('list', []), ['COPYCAT_DESTINATION: not set — the backup location: s3://BUCKET/PREFIX, or file:PATH (or pass --from)']);
+});
+
+test('the Scaleway modes: what each needs is modeNeeds, named by flag or variable', () => {
+  const names = { instance: 'SCW_RDB_INSTANCE_ID', database: 'PGDATABASE', privateNetwork: 'SCW_PRIVATE_NETWORK_ID' } as const;
+  const env = { SCW_SECRET_KEY: 'secret', SCW_CONFIG_PATH: '' };
+  for (const mode of BACKUP_MODES) {
+    const problems = check('backup', ['--to', '-', '--no-encrypt', '--mode', mode], env);
+    const expected = modeNeeds(mode).map((need) => `${names[need]}: not set — ${SETTINGS.find((s) => s.env === names[need])!.holds} (needed by --mode ${mode})`);
+    assert.deepEqual(problems.sort(), expected.sort(), mode);
+  }
+  // An instance alone chooses scw-export (defaultMode), which then needs the database.
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt', '--scw-instance', 'i-1'], env),
+    ['PGDATABASE: not set — the database to dump (needed by --mode scw-export)']);
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt', '-d', ''], { ...env, SCW_RDB_INSTANCE_ID: 'i-1' }),
+    ['--database: not set — the database to dump (needed by --mode scw-export)'], 'an empty flag is unset, named by its flag');
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt', '--mode', 'scw-export', '-d', 'app', '--scw-instance', 'i'], { SCW_CONFIG_PATH: '' }),
+    ['SCW_SECRET_KEY: not set — the Scaleway API secret key (or secret_key in ~/.config/scw/config.yaml)']);
+});
+
+test('the start-up check: labels, empty values, fallbacks, and variables only some commands read', () => {
+  assert.deepEqual(check('backup', ['--to', '-'], { COPYCAT_KEY_FILE: '' }),
+    ['COPYCAT_KEY_FILE: not set — path of the 32-byte key from copycat-db keygen (or --key-file PATH, or --no-encrypt)']);
+  assert.deepEqual(check('backup', ['--to', '-', '--key-file', '/nonexistent.key']),
+    ['--key-file: /nonexistent.key does not exist — path of the 32-byte key from copycat-db keygen']);
+  assert.deepEqual(check('restore', ['--from', 's3://bucket/app', '--to-database', 'app'], { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret' }), [],
+    'a key is optional when the manifest says how the backup was stored');
+
+  const s3 = { COPYCAT_DESTINATION: 's3://bucket/app', AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret' };
+  assert.deepEqual(check('list', [], { ...s3, AWS_ENDPOINT_URL: 'nope' }), ['AWS_ENDPOINT_URL: "nope" is not an http(s) URL — the S3 endpoint URL for non-AWS providers, e.g. https://s3.fr-par.scw.cloud']);
+  assert.deepEqual(check('list', ['--s3-region', 'a/b'], { ...s3, AWS_DEFAULT_REGION: 'x y' }), ['--s3-region: "a/b" is not a region name — the S3 region, e.g. fr-par']);
+  assert.deepEqual(check('list', [], { ...s3, AWS_ACCESS_KEY_ID: '' }), ['AWS_ACCESS_KEY_ID: not set — the S3 access key id']);
+
+  // The monitoring variables belong to backup; their flags work anywhere.
+  assert.deepEqual(check('list', [], { ...s3, COPYCAT_PING_URL: 'ftp://x' }), []);
+  assert.deepEqual(check('list', ['--ping-url', 'ftp://x'], s3), ['--ping-url: not an http(s) URL — a healthchecks.io-style ping URL (http or https): URL/start, URL, URL/fail']);
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt'], { COPYCAT_PING_URL: 'ftp://x', COPYCAT_LOG_FORMAT: 'xml' }), [
+    'COPYCAT_LOG_FORMAT: "xml" is not a log format — json or text',
+    'COPYCAT_PING_URL: not an http(s) URL — a healthchecks.io-style ping URL (http or https): URL/start, URL, URL/fail',
+  ]);
+  // libpq's variables matter only where libpq connects.
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt'], { PGPORT: 'x' }), ['PGPORT: "x" is not a port number — the PostgreSQL port (1-65535)']);
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt', '--mode', 'scw-export', '-d', 'app', '--scw-instance', 'i'], { PGPORT: 'x', SCW_SECRET_KEY: 's', SCW_CONFIG_PATH: '' }), []);
+});
+
+test('a malformed flag or variable behind a flag is a usage error (exit 2) that names the flag', async () => {
+  const env = { COPYCAT_DESTINATION: '-', COPYCAT_KEY_FILE: '' };
+  const level = await runCli(['backup', '--level', '0'], { env });
+  assert.equal(level.code, 2);
+  assert.match(level.stderr, /option '--level <n>' argument '0' is invalid\. --level must be a whole number from 1 to 19/);
+  const mode = await runCli(['backup'], { env: { ...env, BACKUP_MODE: 'nightly' } });
+  assert.equal(mode.code, 2);
+  assert.match(mode.stderr, /option '--mode <mode>' value 'nightly' from env 'BACKUP_MODE' is invalid\. --mode takes pgdump, scw-export, snapshot-scw-export or snapshot-pgdump/);
+  const format = await runCli(['backup', '--format', 'tar'], { env });
+  assert.equal(format.code, 2);
+  assert.match(format.stderr, /--format takes custom, plain or parallel/);
+  // An empty variable is unset, whatever its parser: BACKUP_MODE= and COPYCAT_S3_TIMEOUT= reach the start-up check.
+  const empty = await runCli(['backup'], { env: { ...env, BACKUP_MODE: '', COPYCAT_S3_TIMEOUT: '' } });
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /1 setting is missing or invalid: COPYCAT_KEY_FILE: not set/);
+});
