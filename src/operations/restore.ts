@@ -56,10 +56,9 @@ export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promi
   }
   const { repository } = opts.from;
   const entry = await chooseBackup(repository, opts.from.backupId, run.signal);
-  const stats = await pipeline(backupSource(repository, entry))
-    .through(...verifiedRestoreTransforms(entry.manifest!, opts))
-    .to(restoreSink(opts.into))
-    .run(run);
+  // The secrets are checked (building the transforms) before the data object is even named.
+  const transforms = verifiedRestoreTransforms(entry.manifest!, opts);
+  const stats = await pipeline(backupSource(repository, entry)).through(...transforms).to(restoreSink(opts.into)).run(run);
   return { entry, manifest: entry.manifest, stats, summary: summarize(stats, 'restore') };
 }
 
