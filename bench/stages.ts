@@ -23,6 +23,7 @@ import { pipeline } from '../src/pipeline.js';
 import type { SinkStage, TransformStage } from '../src/stage.js';
 import { writeOrDrain } from '../src/streams.js';
 import { zstdCompress, zstdDecompress } from '../src/transforms/compression/zstd.js';
+import { generateIdentity, parseIdentity } from '../src/formats/recipients.js';
 import { decrypt, encrypt } from '../src/transforms/encrypt.js';
 import { sha256 } from '../src/transforms/sha256.js';
 
@@ -165,6 +166,9 @@ export const STAGE_ROWS: readonly RowSpec[] = [
   { name: 'zstd decompress', group: 'decompress', impl: 'copycat-db', feed: 'zstd', stages: () => [zstdDecompress()] },
   { name: 'zstd CLI -d', group: 'decompress', impl: 'cli', feed: 'zstd', command: () => ['zstd', ['-q', '-d', '-c']] },
   { name: 'encrypt (AES-256-GCM)', group: 'encrypt', impl: 'copycat-db', feed: 'plain', stages: (key) => [encrypt({ key })] },
+  // Format 2: the same chunk stream behind a header of recipient stanzas; only the header differs.
+  { name: 'encrypt to a recipient (format 2)', group: 'encrypt', impl: 'copycat-db', feed: 'plain',
+    stages: () => [encrypt({ recipients: [parseIdentity(generateIdentity()).recipient] })] },
   { name: 'age CLI encrypt (X25519)', group: 'encrypt', impl: 'cli', feed: 'plain', command: (t) => ['age', ['-r', t.ageRecipient]] },
   { name: 'decrypt', group: 'decrypt', impl: 'copycat-db', feed: 'encrypted', stages: (key) => [decrypt({ key })] },
   { name: 'backup chain (zstd -3, encrypt)', group: 'chain', impl: 'copycat-db', feed: 'plain', level: 3, workers: 0,

@@ -4,7 +4,8 @@ export type { SinkStage, SourceFacts, SourceStage, Stage, StageContext, TableFac
 export { CopycatError, describeError } from './errors.js';
 export type { Logger, LogLevel, LogFields } from './log.js';
 export { backupChain, backupTransforms, restoreSink, restoreTransforms, type BackupChain, type ChainOptions } from './chain.js';
-export { generateKeyFile, loadKeyFile } from './key.js';
+export { generateKeyFile, loadKeyFile, generateIdentityFile, loadIdentityFile, loadRecipientsFile } from './key.js';
+export { generateIdentity, recipientOf, parseRecipient, parseIdentity, parseIdentityFile, parseRecipientsFile, type Identity, type Recipient } from './formats/recipients.js';
 export { parseLocation, type Location } from './location.js';
 
 export { pgDump, type PgDumpOptions } from './sources/pg-dump.js';
@@ -13,7 +14,7 @@ export { stdinSource } from './sources/stdin.js';
 
 export { zstdCompress, zstdDecompress, type ZstdOptions } from './transforms/compression/zstd.js';
 export { compressionByName, type CompressionName } from './transforms/compression/index.js';
-export { encrypt, decrypt } from './transforms/encrypt.js';
+export { encrypt, decrypt, inspectHeader, checkCanOpen, HEADER_READ_SIZE, type EncryptStage } from './transforms/encrypt.js';
 export { keyId } from './formats/encrypted-stream.js';
 export { sha256 } from './transforms/sha256.js';
 export { meter, type MeterReading } from './transforms/meter.js';
