@@ -22,7 +22,7 @@ export { meter, type MeterReading } from './transforms/meter.js';
 export { fileSink } from './sinks/file.js';
 export { stdoutSink } from './sinks/stdout.js';
 export { pgRestore, psql } from './sinks/pg-restore/index.js';
-export type { RestoreTarget } from './pg/restore-target.js';
+export type { RestoreTarget, RestoreSelection } from './pg/restore-target.js';
 export { sniffArchiveFormat, type ArchiveFormat, type DumpFormat } from './formats/archive.js';
 
 export { s3Sink, type S3SinkOptions, type S3SinkResult, type S3Checksum } from './sinks/s3.js';
@@ -36,9 +36,9 @@ export { dirRepository, listBackups, chooseBackup, latestComplete, findBackup, t
 export { s3Repository, type S3StoreOptions, type S3UploadOptions } from './repository/s3-store.js';
 export { planPrune, executePrune, type PruneOptions, type PrunePlan, type PruneReport } from './repository/prune.js';
 export {
-  backup, restore, list, prune, verify, formatBackupTable, formatVerifyReport, summarize,
+  backup, restore, list, prune, verify, show, exportBackup, formatBackupTable, formatBackupDetails, formatVerifyReport, summarize,
   type BackupOptions, type BackupResult, type RestoreOptions, type RestoreInto, type RestoreResult, type BackupRow,
-  type VerifyOptions, type VerifyReport, type VerifyCheck, type RunSummary,
+  type VerifyOptions, type VerifyReport, type VerifyCheck, type RunSummary, type BackupDetails, type ExportOptions,
 } from './operations/index.js';
 export { scalewayRdb, type ScalewayRdbOptions, type ScalewayMode } from './sources/scaleway/index.js';
 export { pgParallel, type PgParallelOptions } from './sources/pg-parallel/index.js';

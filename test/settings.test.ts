@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { addProgramSettings, addSettings, checkInput } from '../src/cli/options.js';
 import { SETTINGS } from '../src/settings/catalog/index.js';
 import { configProblems } from '../src/settings/check.js';
-import type { BackupFlags, ListFlags, PruneCommandFlags, RestoreFlags, VerifyFlags } from '../src/settings/flags.js';
+import type { BackupFlags, ListFlags, PruneCommandFlags, RestoreFlags, VerifyFlags, ExportFlags, ShowFlags } from '../src/settings/flags.js';
 import { COMMANDS, type CommandName, type Env } from '../src/settings/setting.js';
 import { BACKUP_MODES, modeNeeds } from '../src/sources/scaleway/modes.js';
 import { runCli } from './helpers/cli.js';
@@ -24,7 +24,8 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
   } satisfies Record<keyof BackupFlags, true>,
   restore: {
     from: true, backup: true, toDatabase: true, create: true, jobs: true, compression: true, keyFile: true, encrypt: true,
-    s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true,
+    s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true, keepOwners: true, table: true, schema: true, excludeSchema: true,
+    useList: true,
   } satisfies Record<keyof RestoreFlags, true>,
   list: { from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true, keyFile: true, identity: true } satisfies Record<keyof ListFlags, true>,
   prune: {
@@ -35,6 +36,10 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
     scrubFile: true, keep: true, replace: true, allowEmpty: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
     identity: true,
   } satisfies Record<keyof VerifyFlags, true>,
+  show: { from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true } satisfies Record<keyof ShowFlags, true>,
+  export: {
+    from: true, to: true, backup: true, keyFile: true, identity: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
+  } satisfies Record<keyof ExportFlags, true>,
 };
 
 /** Every variable a setting declares: unset while a test parses, so the machine's own environment cannot leak in. */

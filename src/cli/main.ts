@@ -1,11 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { TOOL_VERSION } from '../version.js';
 import { backupCommand } from './backup.js';
+import { exportCommand } from './export.js';
 import { keygenCommand } from './keygen.js';
 import { listCommand } from './list.js';
 import { addProgramSettings } from './options.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
+import { showCommand } from './show.js';
 import { verifyCommand } from './verify.js';
 
 // The commands import what loads the AWS SDK or undici (S3, Scaleway, pings) only when they use it: loading them takes
@@ -23,6 +25,8 @@ export async function main(argv: string[]): Promise<void> {
   pruneCommand(program);
   keygenCommand(program);
   verifyCommand(program);
+  showCommand(program);
+  exportCommand(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

@@ -1,4 +1,4 @@
-import { restoreSink, restoreTransforms, type ChainOptions } from '../chain.js';
+import { refuseUnsupported, restoreSink, restoreTransforms, type ChainOptions } from '../chain.js';
 import { CopycatError } from '../errors.js';
 import { keyId } from '../formats/encrypted-stream.js';
 import type { Identity } from '../formats/recipients.js';
@@ -56,6 +56,8 @@ export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promi
   }
   const { repository } = opts.from;
   const entry = await chooseBackup(repository, opts.from.backupId, run.signal);
+  const { dumpFormat } = entry.manifest!;
+  if (dumpFormat !== 'custom' && dumpFormat !== 'unknown') refuseUnsupported(opts.into, dumpFormat);
   // The secrets are checked (building the transforms) before the data object is even named.
   const transforms = verifiedRestoreTransforms(entry.manifest!, opts);
   const stats = await pipeline(backupSource(repository, entry)).through(...transforms).to(restoreSink(opts.into)).run(run);

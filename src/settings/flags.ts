@@ -67,6 +67,11 @@ export interface BackupFlags extends ChainFlags, RecipientFlags, CompressFlags, 
 }
 
 export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags {
+  keepOwners?: boolean;
+  table?: string[];
+  schema?: string[];
+  excludeSchema?: string[];
+  useList?: string;
   from: string;
   backup?: string;
   toDatabase: string;
@@ -98,4 +103,16 @@ export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags {
   replace?: boolean;
   allowEmpty?: boolean;
   json?: boolean;
+}
+
+export interface ShowFlags extends S3ConnectionFlags {
+  from: string;
+  json?: boolean;
+}
+
+export interface ExportFlags extends S3ConnectionFlags, IdentityFlags {
+  from: string;
+  to: string;
+  backup?: string;
+  keyFile?: string;
 }

@@ -6,7 +6,7 @@
 import type { Location } from '../location.js';
 import type { BackupMode, modeNeeds } from '../sources/scaleway/modes.js';
 
-export const COMMANDS = ['backup', 'restore', 'list', 'prune', 'verify'] as const;
+export const COMMANDS = ['backup', 'restore', 'list', 'prune', 'verify', 'show', 'export'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 export type Env = Readonly<Record<string, string | undefined>>;
 export type ModeNeed = ReturnType<typeof modeNeeds>[number];

@@ -31,6 +31,41 @@ export const CREATE: Setting<boolean> = {
   flag: '--create',
 };
 
+export const KEEP_OWNERS: Setting<boolean> = {
+  holds: 'keep the dump\'s owners and grants (custom format; the roles must exist) instead of --no-owner --no-privileges',
+  commands: ['restore'],
+  flag: '--keep-owners',
+};
+
+const SELECTIVE = 'custom-format backups only, as pg_restore selects it; repeatable';
+
+export const TABLE: Setting<string[]> = {
+  holds: `restore only this table (and its data), ${SELECTIVE}`,
+  commands: ['restore'],
+  flag: '--table <name>',
+  repeatable: true,
+};
+
+export const SCHEMA: Setting<string[]> = {
+  holds: `restore only the objects of this schema, ${SELECTIVE}`,
+  commands: ['restore'],
+  flag: '--schema <name>',
+  repeatable: true,
+};
+
+export const EXCLUDE_SCHEMA: Setting<string[]> = {
+  holds: `do not restore the objects of this schema, ${SELECTIVE}`,
+  commands: ['restore'],
+  flag: '--exclude-schema <name>',
+  repeatable: true,
+};
+
+export const USE_LIST: Setting<string> = {
+  holds: 'restore only the entries of this table of contents (pg_restore --list output, edited; custom format only)',
+  commands: ['restore'],
+  flag: '--use-list <path>',
+};
+
 export const FORMAT: Setting<'custom' | 'plain' | 'parallel'> = {
   holds: 'pg_dump archive format, or parallel: a snapshot-consistent dump read by --jobs connections, restored in parallel',
   commands: ['backup'],

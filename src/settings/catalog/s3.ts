@@ -3,7 +3,7 @@ import type { RunFacts, Setting } from '../setting.js';
 import { isHttpUrl, wholeNumber } from '../values.js';
 
 const S3: Pick<Setting, 'commands' | 'applies'> = {
-  commands: ['backup', 'restore', 'list', 'prune', 'verify'],
+  commands: ['backup', 'restore', 'list', 'prune', 'verify', 'show', 'export'],
   applies: (run: RunFacts) => run.location?.kind === 's3',
 };
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CopycatError } from '../../errors.js';
 import { ChildInput, childEnvironment, holdBackTail, PG_CLIENT_HINT } from '../../pg/child.js';
-import type { RestoreTarget } from '../../pg/restore-target.js';
+import { selectionArgs, type RestoreTarget } from '../../pg/restore-target.js';
 import type { SinkStage } from '../../stage.js';
 import { plainSqlGate } from './plain-sql-gate.js';
 
@@ -19,8 +19,8 @@ export function pgRestore(target: RestoreTarget & { create?: boolean }): SinkSta
       command: 'pg_restore',
       // One transaction, so a restore that fails or is interrupted (even on its last byte) leaves nothing behind;
       // CREATE DATABASE cannot run inside one, so --create restores go statement by statement.
-      args: ['--no-owner', '--no-privileges', '--exit-on-error', ...(target.create ? ['--create'] : ['--single-transaction']),
-        `--dbname=${target.database}`, ...(target.args ?? [])],
+      args: [...(target.keepOwners ? [] : ['--no-owner', '--no-privileges']), '--exit-on-error',
+        ...(target.create ? ['--create'] : ['--single-transaction']), `--dbname=${target.database}`, ...selectionArgs(target.only), ...(target.args ?? [])],
       env: target.env,
     }, holdBackTail(1)),
     info: () => ({ program: 'pg_restore', database: target.database }),
