@@ -21,6 +21,7 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
     compression: true, keyFile: true, encrypt: true, level: true, workers: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
     retainDays: true, lockMode: true, allowUnlocked: true, checksum: true, maxParts: true, partSize: true, expectedSize: true,
     concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true,
+    keepDaily: true, keepWeekly: true, keepMonthly: true, keepYearly: true,
   } satisfies Record<keyof BackupFlags, true>,
   restore: {
     from: true, backup: true, toDatabase: true, create: true, jobs: true, compression: true, keyFile: true, encrypt: true,
@@ -29,7 +30,8 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
   } satisfies Record<keyof RestoreFlags, true>,
   list: { from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true, keyFile: true, identity: true } satisfies Record<keyof ListFlags, true>,
   prune: {
-    from: true, dryRun: true, s3Endpoint: true, s3Region: true, s3Timeout: true, olderThan: true, keepLast: true,
+    from: true, dryRun: true, s3Endpoint: true, s3Region: true, s3Timeout: true, olderThan: true, keepLast: true, json: true,
+    keepDaily: true, keepWeekly: true, keepMonthly: true, keepYearly: true,
   } satisfies Record<keyof PruneCommandFlags, true>,
   verify: {
     from: true, backup: true, keyFile: true, scratchDatabase: true, maintenanceDatabase: true, check: true, scrub: true,

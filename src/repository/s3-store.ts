@@ -144,6 +144,10 @@ export function s3Store(opts: S3StoreOptions): ObjectStore {
       }
     },
 
+    async extendLock(key, versionId, lock, signal) {
+      await lockVersion(client, bucket, key, versionId, { mode: lock.mode, retainUntil: lock.until }, signal);
+    },
+
     async listPending(prefix, signal) {
       const out: PendingWrite[] = [];
       let keyMarker: string | undefined;

@@ -23,6 +23,8 @@ export interface ObjectStore {
    * refused it (a lock, a permission), and whose message is the store's own explanation.
    */
   deleteVersion(key: string, versionId: string, signal?: AbortSignal): Promise<void>;
+  /** Extends one version's lock to `until` (never shortens or weakens it) and confirms it; only stores with locks. */
+  extendLock(key: string, versionId: string, lock: { readonly mode: LockMode; readonly until: Date }, signal?: AbortSignal): Promise<void>;
   /** Writes that never finished (S3 multipart uploads, `.partial` files) of keys under `prefix`. */
   listPending(prefix: string, signal?: AbortSignal): Promise<PendingWrite[]>;
   /** Removes one; a write already gone counts as removed. */

@@ -49,6 +49,10 @@ export interface S3UploadFlags {
 export interface PruneFlags {
   olderThan: number;
   keepLast: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
 }
 
 export interface SourceFlags {
@@ -88,6 +92,7 @@ export interface ListFlags extends S3ConnectionFlags, IdentityFlags {
 export interface PruneCommandFlags extends S3ConnectionFlags, PruneFlags {
   from: string;
   dryRun?: boolean;
+  json?: boolean;
 }
 
 export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags {
