@@ -188,3 +188,14 @@ test('each --help names the variable behind every flag that has one', () => {
   }
   for (const setting of SETTINGS.filter((s) => s.program)) assert.match(help(), new RegExp(`env:\\s+${setting.env}\\b`));
 });
+
+test('the Kubernetes CronJob sets only declared settings, never runs two backups at once, and mounts no key file', () => {
+  const cronjob = readFileSync(join(ROOT, 'deploy', 'kubernetes', 'cronjob.yaml'), 'utf8');
+  const declared = new Set(SETTINGS.flatMap((s) => [s.env, s.fallbackEnv]).filter(Boolean));
+  const names = [...cronjob.matchAll(/\{ name: ([A-Z][A-Z0-9_]*), value:/g)].map((m) => m[1]!);
+  assert.ok(names.length >= 8, 'the CronJob sets its settings in env');
+  for (const name of names) assert.ok(declared.has(name), `${name} in the CronJob is a declared setting`);
+  assert.match(cronjob, /^\s+concurrencyPolicy: Forbid$/m);
+  assert.match(cronjob, /COPYCAT_RECIPIENTS_FILE/);
+  assert.doesNotMatch(cronjob, /COPYCAT_KEY_FILE|COPYCAT_IDENTITY_FILE/, 'the cluster writes backups it cannot read');
+});
