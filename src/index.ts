@@ -3,7 +3,8 @@ export { pipeline, Pipeline, RunnablePipeline, type RunOptions, type RunStats, t
 export type { SinkStage, SourceFacts, SourceStage, Stage, StageContext, TableFact, TransformStage } from './stage.js';
 export { CopycatError, describeError } from './errors.js';
 export type { Logger, LogLevel, LogFields } from './log.js';
-export { backupChain, backupTransforms, restoreSink, restoreTransforms, type BackupChain, type ChainOptions } from './chain.js';
+export { backupChain, backupTransforms, restoreTransforms, type BackupChain, type ChainOptions } from './chain.js';
+export { restoreSink } from './restore-sink.js';
 export { generateKeyFile, loadKeyFile, generateIdentityFile, loadIdentityFile, loadRecipientsFile } from './key.js';
 export { generateIdentity, recipientOf, parseRecipient, parseIdentity, parseIdentityFile, parseRecipientsFile, type Identity, type Recipient } from './formats/recipients.js';
 export { parseLocation, type Location } from './location.js';

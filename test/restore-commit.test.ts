@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { pipeline } from '../src/pipeline.js';
 import { fileSink } from '../src/sinks/file.js';
 import { plainSqlGate } from '../src/sinks/pg-restore/plain-sql-gate.js';
-import { restoreSink } from '../src/chain.js';
+import { restoreSink } from '../src/restore-sink.js';
 import { fileSource } from '../src/sources/file.js';
 import { pgDump } from '../src/sources/pg-dump.js';
 import type { TransformStage } from '../src/stage.js';

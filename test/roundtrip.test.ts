@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync, readFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { backupTransforms, restoreSink, restoreTransforms } from '../src/chain.js';
+import { backupTransforms, restoreTransforms } from '../src/chain.js';
+import { restoreSink } from '../src/restore-sink.js';
 import { pipeline } from '../src/pipeline.js';
 import { fileSink } from '../src/sinks/file.js';
 import { fileSource } from '../src/sources/file.js';

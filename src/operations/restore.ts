@@ -1,4 +1,5 @@
-import { refuseUnsupported, restoreSink, restoreTransforms, type ChainOptions } from '../chain.js';
+import { restoreTransforms, type ChainOptions } from '../chain.js';
+import { refuseUnsupported, restoreSink } from '../restore-sink.js';
 import { CopycatError } from '../errors.js';
 import { keyId } from '../formats/encrypted-stream.js';
 import type { Identity } from '../formats/recipients.js';
