@@ -24,16 +24,19 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
   } satisfies Record<keyof BackupFlags, true>,
   restore: {
     from: true, backup: true, toDatabase: true, create: true, jobs: true, compression: true, keyFile: true, encrypt: true,
-    s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true,
+    s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true, legacyRclone: true, rcloneConfig: true, rcloneRemote: true,
   } satisfies Record<keyof RestoreFlags, true>,
-  list: { from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true, keyFile: true, identity: true } satisfies Record<keyof ListFlags, true>,
+  list: {
+    from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true, keyFile: true, identity: true, legacyRclone: true,
+    rcloneConfig: true, rcloneRemote: true,
+  } satisfies Record<keyof ListFlags, true>,
   prune: {
     from: true, dryRun: true, s3Endpoint: true, s3Region: true, s3Timeout: true, olderThan: true, keepLast: true,
   } satisfies Record<keyof PruneCommandFlags, true>,
   verify: {
     from: true, backup: true, keyFile: true, scratchDatabase: true, maintenanceDatabase: true, check: true, scrub: true,
     scrubFile: true, keep: true, replace: true, allowEmpty: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
-    identity: true,
+    identity: true, legacyRclone: true, rcloneConfig: true, rcloneRemote: true,
   } satisfies Record<keyof VerifyFlags, true>,
 };
 

@@ -5,6 +5,7 @@ import { restore } from '../operations/restore.js';
 import type { RestoreFlags } from '../settings/flags.js';
 import { fileSource } from '../sources/file.js';
 import { stdinSource } from '../sources/stdin.js';
+import { openLegacy } from './legacy.js';
 import { addSettings } from './options.js';
 import { openRepository } from './repository.js';
 import { action } from './run.js';
@@ -22,6 +23,14 @@ export function restoreCommand(program: Command): void {
     // restore's connections as PG* variables, never argv; logs get the database name alone.
     const { database, env } = databaseTarget(flags.toDatabase, {}, '--to-database');
     const into = { database: database ?? flags.toDatabase, env, create: flags.create, jobs: flags.jobs };
+    if (flags.legacyRclone) {
+      // No manifest: the digests are computed and logged, for the record.
+      const { repository, rcloneKey } = await openLegacy(flags, 'restore', true);
+      ctx.log.log('info', 'restore.start', { from: repository.location, database: into.database });
+      const { legacy, digests, summary } = await restore({ from: { repository, backupId: flags.backup }, rcloneKey, into }, ctx);
+      ctx.done('restore.done', summary, { id: legacy!.id, sha256_stored: digests!.stored, sha256_plaintext: digests!.plaintext });
+      return;
+    }
     ctx.log.log('info', 'restore.start', { from: flags.from, database: into.database });
     if (location.kind === 's3' || location.kind === 'dir') {
       // The manifest says how the backup was compressed and who can read it; only the secrets come from here.
