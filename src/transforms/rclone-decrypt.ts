@@ -80,7 +80,7 @@ class RcloneDecryptor extends Transform {
         if (this.pending.length <= RCLONE_TAG_SIZE) {
           throw new CopycatError('TRUNCATED', `the rclone crypt object ends inside the tag of block ${this.blocks + 1} (${this.pending.length} bytes of it): it was cut short`);
         }
-        this.push(this.open(this.pending));
+        this.push(this.open(this.pending, true));
       }
       callback();
     } catch (err) {
@@ -96,16 +96,19 @@ class RcloneDecryptor extends Transform {
     this.pending = this.pending.subarray(RCLONE_HEADER_SIZE);
   }
 
-  private open(sealed: Buffer): Buffer {
+  /** `last`: the short block the stream ended with, which a cut inside a block leaves. */
+  private open(sealed: Buffer, last = false): Buffer {
     let plain: Uint8Array;
     try {
       plain = xsalsa20poly1305(this.key, this.nonce!).decrypt(sealed);
     } catch {
       // Nothing in the format tells a wrong password from a damaged first block; after that, the password is proven.
-      throw new CopycatError('CHUNK_CORRUPT', this.blocks === 0
-        ? 'the first block of the rclone crypt object fails authentication: the password (or password2) is wrong, or the object is damaged — check COPYCAT_RCLONE_PASSWORD/COPYCAT_RCLONE_PASSWORD2 or the remote in --rclone-config'
-        : `block ${this.blocks + 1} of the rclone crypt object fails authentication, though the blocks before it opened with the same password: the object is damaged — restore another backup`,
-      { detail: { block: this.blocks } });
+      const message = this.blocks === 0
+        ? 'the first block of the rclone crypt object fails authentication: the password (or password2) is wrong, or the object is damaged — ' +
+          'check COPYCAT_RCLONE_PASSWORD/COPYCAT_RCLONE_PASSWORD2 or the remote in --rclone-config'
+        : `block ${this.blocks + 1}${last ? ' (the last)' : ''} of the rclone crypt object fails authentication, though the blocks before it opened ` +
+          `with the same password: the object ${last ? 'was cut short inside that block, or ' : ''}is damaged — restore another backup`;
+      throw new CopycatError('CHUNK_CORRUPT', message, { detail: { block: this.blocks } });
     }
     incrementNonce(this.nonce!);
     this.blocks++;
