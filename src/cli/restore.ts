@@ -17,7 +17,6 @@ export function restoreCommand(program: Command): void {
     .description('stream a backup back through decryption and decompression into pg_restore (or psql for plain dumps)');
   addSettings(command, 'restore').action(action(async (ctx, flags: RestoreFlags) => {
     await ctx.begin(flags); // every missing or invalid setting at once
-    const location = parseLocation(flags.from);
     // jobs reaches the restore sink, which uses it only for a parallel container (sniffed from the first bytes).
     // --to-database may be a connection string: its parts (password included) reach pg_restore, psql and the parallel
     // restore's connections as PG* variables, never argv; logs get the database name alone.
@@ -32,6 +31,7 @@ export function restoreCommand(program: Command): void {
       return;
     }
     ctx.log.log('info', 'restore.start', { from: flags.from, database: into.database });
+    const location = parseLocation(flags.from);
     if (location.kind === 's3' || location.kind === 'dir') {
       // The manifest says how the backup was compressed and who can read it; only the secrets come from here.
       const secrets = await readSecrets(flags);
