@@ -49,9 +49,11 @@ export interface VerifyOptions {
  * The restore drill: restores one backup into a scratch database it creates, checks that the stored and
  * plaintext digests match the manifest (during the restore: pg_restore --exit-on-error --single-transaction, so a
  * mismatch rolls everything back), that every table the manifest lists exists with exactly its recorded rows (before
- * any scrub), runs the scrub SQL, then the checks; drops the scratch database unless `keep`.
+ * any scrub), runs the scrub SQL, then the checks; drops the scratch database unless `keep`. A legacy rclone crypt
+ * backup has no manifest: its digests are computed and reported, and its tables come from the archive's contents.
  *
- * Rejects, before creating anything, when there is no such backup, the key or identity is missing or wrong, the scratch
+ * Rejects, before creating anything, when there is no such backup, the key or identity is missing or wrong (a legacy
+ * backup's password shows only in its first block: then the restore check fails), the scratch
  * database already exists (never reused, never dropped unless `replace` and verify made it) or the server refuses
  * it. Every later failure is a failed check in the report (`ok: false`); an abort through `run.signal` cleans up
  * and then rejects with its reason.
