@@ -34,6 +34,8 @@ export interface ChosenBackup {
   readonly dumpFormat: Manifest['dumpFormat'];
   readonly encrypted: boolean;
   readonly storedSize: number;
+  /** The dump's bytes: recorded in the manifest, or what the legacy object's size decrypts to. */
+  readonly dumpSize: number;
   /** Tables with their rows, where the backup recorded them. */
   readonly tables: readonly TableFact[] | undefined;
   /** Copycat-db backups only. */
@@ -66,6 +68,7 @@ export async function chooseToRead(repository: Repository | LegacyRepository, ba
     dumpFormat: manifest.dumpFormat,
     encrypted: !!manifest.encryption,
     storedSize: manifest.sizes.stored,
+    dumpSize: manifest.sizes.plaintext,
     tables: manifest.tables,
     entry,
     manifest,
@@ -94,6 +97,7 @@ async function chooseLegacy(legacy: LegacyRepository, backupId: string | undefin
     dumpFormat: 'unknown',
     encrypted: true,
     storedSize: backup.size,
+    dumpSize: backup.dumpSize!, // chooseLegacyBackup never returns one whose size has no dump size
     tables: undefined,
     legacy: backup,
     stored: () => store.dataSource(backup.key, backup.versionId, backup.size),

@@ -156,7 +156,7 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
     failures,
     sizes: {
       stored: stats?.bytesRead ?? backup.storedSize,
-      plaintext: stats?.bytesWritten ?? backup.manifest?.sizes.plaintext ?? backup.legacy?.dumpSize ?? 0,
+      plaintext: stats?.bytesWritten ?? backup.dumpSize,
       ...(restoredSize !== undefined ? { restoredDatabase: restoredSize } : {}),
     },
     tables: { restored: restored.tables, rows: restored.rows },
