@@ -36,6 +36,11 @@ export type { Manifest } from './formats/manifest.js';
 export { dirRepository, listBackups, chooseBackup, latestComplete, findBackup, type Repository, type ObjectStore, type BackupEntry, type BackupStatus } from './repository/index.js';
 export { s3Repository, type S3StoreOptions, type S3UploadOptions } from './repository/s3-store.js';
 export { planPrune, executePrune, type PruneOptions, type PrunePlan, type PruneReport } from './repository/prune.js';
+export { legacyRepository, listLegacyBackups, chooseLegacyBackup, type LegacyRepository, type LegacyBackup } from './repository/rclone-crypt.js';
+export { rcloneCryptKey, rcloneDumpSize } from './formats/rclone-crypt.js';
+export { loadCryptRemote, revealObscured, type RcloneCryptRemote, type RcloneTarget } from './formats/rclone-config.js';
+export { rcloneDecrypt, type RcloneDecryptOptions } from './transforms/rclone-decrypt.js';
+export { listLegacy, formatLegacyTable, type LegacyRow } from './operations/list-legacy.js';
 export {
   backup, restore, list, prune, verify, show, exportBackup, formatBackupTable, formatBackupDetails, formatVerifyReport, summarize,
   type BackupOptions, type BackupResult, type RestoreOptions, type RestoreInto, type RestoreResult, type BackupRow,

@@ -16,7 +16,7 @@ export function exportCommand(program: Command): void {
     await ctx.begin(flags); // every missing or invalid setting at once
     const repository = await openRepository(flags.from, 'export', flags);
     const to = flags.to === '-' ? stdoutSink() : fileSink(flags.to.replace(/^file:/, ''));
-    const { entry, summary } = await exportBackup({ repository, backupId: flags.backup, ...(await readSecrets(flags)), to }, ctx);
-    ctx.done('export.done', summary, { id: entry.id, to: flags.to });
+    const { id, summary } = await exportBackup({ repository, backupId: flags.backup, ...(await readSecrets(flags)), to }, ctx);
+    ctx.done('export.done', summary, { id, to: flags.to });
   }));
 }

@@ -64,12 +64,11 @@ export function formatBackupTable(rows: readonly BackupRow[]): string {
   if (rows.length === 0) return 'no backups\n';
   const checked = rows.some((r) => r.readable !== undefined);
   const cells = [['ID', 'TIME', 'SIZE', 'RATIO', 'LOCKED UNTIL', 'KEYS', ...(checked ? ['READABLE'] : []), 'STATUS'],
-    ...rows.map((r) => [r.id, r.time.replace(/\.\d+Z$/, 'Z'), r.size === null ? '-' : formatBytes(r.size),
-      r.ratio === null ? '-' : `${r.ratio}`, r.lockedUntil?.replace(/\.\d+Z$/, 'Z') ?? '-', r.keys.join(',') || '-',
+    ...rows.map((r) => [r.id, tableTime(r.time), r.size === null ? '-' : formatBytes(r.size),
+      r.ratio === null ? '-' : `${r.ratio}`, r.lockedUntil ? tableTime(r.lockedUntil) : '-', r.keys.join(',') || '-',
       ...(checked ? [r.readable === undefined ? '-' : r.readable ? 'yes' : 'no'] : []), r.problem ? `${r.status} (${r.problem})` : r.status])];
-  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   const warnings = rows.flatMap((r) => r.warnings.map((w) => `warning: ${r.id}: ${w}\n`));
-  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n' + warnings.join('');
+  return alignedTable(cells) + warnings.join('');
 }
 
 /** One backup in full: its listing row, where it is, and the manifest it wrote (absent when unreadable or missing). */
@@ -110,3 +109,12 @@ export function formatBackupDetails(d: BackupDetails): string {
   const warnings = d.warnings.map((w) => `warning: ${w}\n`);
   return lines.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('') + tables.join('') + warnings.join('');
 }
+
+/** Rows of cells (a heading first) as columns two spaces apart, one line each. */
+export function alignedTable(cells: readonly (readonly string[])[]): string {
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** An ISO time without its milliseconds, as tables show it. */
+export const tableTime = (iso: string): string => iso.replace(/\.\d+Z$/, 'Z');

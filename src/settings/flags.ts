@@ -70,7 +70,14 @@ export interface BackupFlags extends ChainFlags, RecipientFlags, CompressFlags, 
   prune: boolean;
 }
 
-export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags {
+/** Reading the rclone crypt backups of the system copycat-db replaced (the passwords come only from the environment). */
+export interface LegacyFlags {
+  legacyRclone?: boolean;
+  rcloneConfig?: string;
+  rcloneRemote?: string;
+}
+
+export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags, LegacyFlags {
   keepOwners?: boolean;
   table?: string[];
   schema?: string[];
@@ -83,7 +90,7 @@ export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFla
   jobs?: number;
 }
 
-export interface ListFlags extends S3ConnectionFlags, IdentityFlags {
+export interface ListFlags extends S3ConnectionFlags, IdentityFlags, LegacyFlags {
   from: string;
   keyFile?: string;
   json?: boolean;
@@ -95,7 +102,7 @@ export interface PruneCommandFlags extends S3ConnectionFlags, PruneFlags {
   json?: boolean;
 }
 
-export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags {
+export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags, LegacyFlags {
   from: string;
   backup?: string;
   keyFile?: string;

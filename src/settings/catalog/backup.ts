@@ -21,11 +21,13 @@ export const DESTINATION: Setting<string> = {
     doc: REQUIRED,
     when: (run) => ` (or pass ${longFlag(useOf(DESTINATION, run.command)!.flag!)}${STDIO[run.command] ?? ''})`,
   },
-  check: (text, run) => locationProblem(run.command, text),
+  // A crypt remote names its own location: COPYCAT_DESTINATION (the new repository) is then not read.
+  applies: (run) => !run.legacy?.remoteNamed,
+  check: (text, run) => locationProblem(run.command, text, { legacy: run.legacy !== undefined }),
 };
 
 export const BACKUP_ID: Setting<string> = {
-  holds: 'the backup to read, an id from copycat-db list',
+  holds: 'the backup to read, an id (with --legacy-rclone, a name) from copycat-db list',
   defaultDoc: 'the latest complete one',
   commands: ['restore', 'verify', 'export'],
   flag: '--backup <id>',
@@ -53,7 +55,7 @@ export const KEY_FILE: Setting<string> = {
       || (run.command === 'restore' && !run.identities && (run.location?.kind === 'file' || run.location?.kind === 'stdio'))
       ? ' (or --key-file PATH, or --no-encrypt)' : undefined,
   },
-  applies: (run) => run.encrypt,
+  applies: (run) => run.encrypt && run.legacy === undefined,
   check: (path, _run, holds) => keyFileProblem(path, holds),
 };
 

@@ -7,11 +7,18 @@ const S3: Pick<Setting, 'commands' | 'applies'> = {
   applies: (run: RunFacts) => run.location?.kind === 's3',
 };
 
+/** An rclone crypt remote over an S3 remote with its own keys needs none from the environment. */
+const remoteHasKeys = (run: RunFacts): boolean => {
+  const target = run.legacy?.remote?.target;
+  return target?.kind === 's3' && !!target.accessKeyId && !!target.secretAccessKey;
+};
+const CREDENTIAL_DOC = 'required for s3:// (unless the --rclone-remote has its own)';
+
 export const AWS_ACCESS_KEY_ID: Setting<string> = {
   ...S3,
   env: 'AWS_ACCESS_KEY_ID',
   holds: 'the S3 access key id',
-  required: { doc: 'required for s3://', when: () => '' },
+  required: { doc: CREDENTIAL_DOC, when: (run) => (remoteHasKeys(run) ? undefined : '') },
 };
 
 export const AWS_SECRET_ACCESS_KEY: Setting<string> = {
@@ -19,7 +26,7 @@ export const AWS_SECRET_ACCESS_KEY: Setting<string> = {
   env: 'AWS_SECRET_ACCESS_KEY',
   holds: 'the S3 secret key',
   secret: true,
-  required: { doc: 'required for s3://', when: () => ' (credentials come only from the environment, never from flags)' },
+  required: { doc: CREDENTIAL_DOC, when: (run) => (remoteHasKeys(run) ? undefined : ' (credentials come only from the environment, never from flags)') },
 };
 
 export const S3_ENDPOINT: Setting<string> = {
