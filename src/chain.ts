@@ -1,4 +1,5 @@
 import { CopycatError } from './errors.js';
+import { customArchiveVersion } from './formats/archive.js';
 import type { Identity, Recipient } from './formats/recipients.js';
 import type { RestoreTarget } from './pg/restore-target.js';
 import { sinkByFormat } from './sinks/by-format.js';
@@ -56,10 +57,10 @@ export function restoreTransforms(opts: ChainOptions): TransformStage[] {
 }
 
 /**
- * Restores a dump of any format into a database, choosing by the dump's first bytes: pg_restore, psql, or (for a
- * copycat-db parallel container) pgParallelRestore with `jobs`.
+ * Restores a dump of any format into a database, choosing by the dump's first bytes: pg_restore (one that reads the
+ * archive's format version), psql, or (for a copycat-db parallel container) pgParallelRestore with `jobs`.
  */
 export function restoreSink(target: RestoreTarget & { create?: boolean; jobs?: number }): SinkStage {
-  return sinkByFormat('restore', (format) =>
-    format === 'parallel' ? pgParallelRestore(target) : format === 'custom' ? pgRestore(target) : psql(target));
+  return sinkByFormat('restore', (format, head) => format === 'parallel' ? pgParallelRestore(target)
+    : format === 'custom' ? pgRestore({ ...target, archive: customArchiveVersion(head) }) : psql(target));
 }

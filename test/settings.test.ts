@@ -20,11 +20,11 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
     to: true, database: true, mode: true, scwInstance: true, scwPrivateNetwork: true, scwWaitHours: true, format: true, jobs: true,
     compression: true, keyFile: true, encrypt: true, level: true, workers: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
     retainDays: true, lockMode: true, allowUnlocked: true, checksum: true, maxParts: true, partSize: true, expectedSize: true,
-    concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true,
+    concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true, pgBinDir: true,
   } satisfies Record<keyof BackupFlags, true>,
   restore: {
     from: true, backup: true, toDatabase: true, create: true, jobs: true, compression: true, keyFile: true, encrypt: true,
-    s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true,
+    s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true, pgBinDir: true,
   } satisfies Record<keyof RestoreFlags, true>,
   list: { from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true, keyFile: true, identity: true } satisfies Record<keyof ListFlags, true>,
   prune: {
@@ -33,7 +33,7 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
   verify: {
     from: true, backup: true, keyFile: true, scratchDatabase: true, maintenanceDatabase: true, check: true, scrub: true,
     scrubFile: true, keep: true, replace: true, allowEmpty: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
-    identity: true,
+    identity: true, pgBinDir: true,
   } satisfies Record<keyof VerifyFlags, true>,
 };
 
@@ -120,6 +120,14 @@ test('the start-up check: labels, empty values, fallbacks, and variables only so
   // libpq's variables matter only where libpq connects.
   assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt'], { PGPORT: 'x' }), ['PGPORT: "x" is not a port number — the PostgreSQL port (1-65535)']);
   assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt', '--mode', 'scw-export', '-d', 'app', '--scw-instance', 'i'], { PGPORT: 'x', SCW_SECRET_KEY: 's', SCW_CONFIG_PATH: '' }), []);
+});
+
+test('--pg-bin-dir (COPYCAT_PG_BIN_DIR) is an existing directory, for backup, restore and verify', () => {
+  const holds = 'the directory of the pg_dump, pg_restore and psql to run, e.g. /usr/lib/postgresql/17/bin';
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt', '--pg-bin-dir', '/nonexistent/bin']), [`--pg-bin-dir: /nonexistent/bin is not a directory — ${holds}`]);
+  assert.deepEqual(check('restore', ['--from', '-', '--no-encrypt', '--to-database', 'app'], { COPYCAT_PG_BIN_DIR: '/etc/hostname' }),
+    [`COPYCAT_PG_BIN_DIR: /etc/hostname is not a directory — ${holds}`]);
+  assert.deepEqual(check('verify', ['--from', 'file:/var/backups/app/', '--pg-bin-dir', '/usr/bin']), []);
 });
 
 test('a malformed flag or variable behind a flag is a usage error (exit 2) that names the flag', async () => {

@@ -21,7 +21,7 @@ export function restoreCommand(program: Command): void {
     // --to-database may be a connection string: its parts (password included) reach pg_restore, psql and the parallel
     // restore's connections as PG* variables, never argv; logs get the database name alone.
     const { database, env } = databaseTarget(flags.toDatabase, {}, '--to-database');
-    const into = { database: database ?? flags.toDatabase, env, create: flags.create, jobs: flags.jobs };
+    const into = { database: database ?? flags.toDatabase, env, create: flags.create, jobs: flags.jobs, programs: { binDir: flags.pgBinDir } };
     ctx.log.log('info', 'restore.start', { from: flags.from, database: into.database });
     if (location.kind === 's3' || location.kind === 'dir') {
       // The manifest says how the backup was compressed and who can read it; only the secrets come from here.

@@ -27,6 +27,7 @@ export function verifyCommand(program: Command): void {
       backupId: flags.backup,
       ...secrets,
       server: process.env,
+      programs: { binDir: flags.pgBinDir },
       maintenanceDatabase: flags.maintenanceDatabase,
       scratchDatabase: flags.scratchDatabase,
       checks: flags.check ?? [],

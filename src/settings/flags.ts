@@ -29,6 +29,11 @@ export interface CompressFlags {
   workers: number;
 }
 
+/** Where pg_dump, pg_restore and psql are (backup, restore, verify). */
+export interface PgProgramFlags {
+  pgBinDir?: string;
+}
+
 export interface S3ConnectionFlags {
   s3Endpoint?: string;
   s3Region?: string;
@@ -51,7 +56,7 @@ export interface PruneFlags {
   keepLast: number;
 }
 
-export interface SourceFlags {
+export interface SourceFlags extends PgProgramFlags {
   mode?: BackupMode;
   scwInstance?: string;
   scwPrivateNetwork?: string;
@@ -66,7 +71,7 @@ export interface BackupFlags extends ChainFlags, RecipientFlags, CompressFlags, 
   prune: boolean;
 }
 
-export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags {
+export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags, PgProgramFlags {
   from: string;
   backup?: string;
   toDatabase: string;
@@ -85,7 +90,7 @@ export interface PruneCommandFlags extends S3ConnectionFlags, PruneFlags {
   dryRun?: boolean;
 }
 
-export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags {
+export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags, PgProgramFlags {
   from: string;
   backup?: string;
   keyFile?: string;

@@ -1,6 +1,7 @@
 import { describeError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 import { libpqEnv, pgClient } from '../../pg/client.js';
+import type { PgProgramSearch } from '../../pg/programs.js';
 import type { RunOptions, RunStats } from '../../pipeline.js';
 import { chooseBackup, type Repository } from '../../repository/index.js';
 import type { TableOfContents } from '../../sinks/table-of-contents.js';
@@ -25,6 +26,8 @@ export interface VerifyOptions {
   readonly identities?: readonly Identity[];
   /** libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE…) of the scratch server, on top of the process's. */
   readonly server: Record<string, string | undefined>;
+  /** Where pg_restore and psql are looked for (see choosePgProgram). */
+  readonly programs?: PgProgramSearch;
   /** Where CREATE DATABASE and DROP DATABASE run (default `postgres`). */
   readonly maintenanceDatabase?: string;
   /** Default `copycat_verify_<backup id>` (lower case, `_` for anything else). */

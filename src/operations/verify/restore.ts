@@ -26,7 +26,7 @@ export async function readTableOfContents(opts: VerifyOptions, entry: BackupEntr
   const sink = tableOfContentsSink((found) => {
     toc = found;
     stop.abort(new TableOfContentsRead('table of contents read'));
-  }, definedOnly(opts.server));
+  }, definedOnly(opts.server), opts.programs);
   try {
     await pipeline(backupSource(opts.repository, entry))
       .through(...restoreTransforms({ compression: compressionName(manifest.compression.algorithm), ...secrets }))
@@ -50,7 +50,7 @@ export async function restore(opts: VerifyOptions, entry: BackupEntry, manifest:
   const program = manifest.dumpFormat === 'plain' ? 'psql -v ON_ERROR_STOP=1 in one transaction' : 'pg_restore --exit-on-error --single-transaction';
   try {
     const { stats } = await restoreBackup({ from: { repository: opts.repository, backupId: entry.id }, ...secrets,
-      into: { database: scratch, env: definedOnly(opts.server) } }, run);
+      into: { database: scratch, env: definedOnly(opts.server), programs: opts.programs } }, run);
     const durationMs = ms(started);
     // Both digests were checked against the manifest during the restore: a mismatch would have failed it.
     for (const label of ['stored', 'plaintext'] as const) {
