@@ -98,7 +98,7 @@ async function backupBy17(): Promise<NonNullable<typeof repo17>> {
   standIn(root, 'pg_restore', '17.2', { readsArchiveMinor: 14 });
   const repo = newDir('by-17');
   const { manifest } = await backup({
-    source: pgDump({ database: 'app', env: pg.env, countTables: true, programs: { versionRoots: [versions, '/usr/lib/postgresql'] } }),
+    source: pgDump({ database: 'app', env: pg.env, countTables: true, programs: { versionRoots: ['/usr/lib/postgresql', versions] } }),
     chain: PLAIN, to: { repository: dirRepository(repo) },
   });
   return (repo17 = { repo, versions, manifest: manifest! });
@@ -188,10 +188,10 @@ test('an archive newer than the pg_restore: refused before the restore starts, n
   assert.equal(v.code, 1, v.stderr);
   assert.match(v.stderr, /failed verification: .*pg_restore \S+ \(.*\) cannot read archive format 1\.16/);
 
-  // The stand-in pg_restore 17 (found beside the machine's 15) is chosen and restores it.
+  // The stand-in pg_restore 17 (searched after the machine's 15) is chosen and restores it.
   await pg.createDatabase('into_17');
   const { stats } = await restore({ from: { repository: dirRepository(repo) },
-    into: { database: 'into_17', env: pg.env, programs: { versionRoots: [versions, '/usr/lib/postgresql'] } } });
+    into: { database: 'into_17', env: pg.env, programs: { versionRoots: ['/usr/lib/postgresql', versions] } } });
   assert.deepEqual(stats.stages.at(-1)!.info, { program: 'pg_restore', database: 'into_17', path: join(versions, '17', 'bin', 'pg_restore'), version: '17.2' });
   assert.deepEqual(await digestDatabase(pg, 'into_17'), await digestDatabase(pg, 'app'));
 });
