@@ -32,7 +32,6 @@ export interface PgVersion {
 }
 
 export interface PgProgram {
-  readonly name: PgProgramName;
   /** The program's absolute path. */
   readonly command: string;
   readonly version: PgVersion;
@@ -72,7 +71,7 @@ async function fromBinDir(name: PgProgramName, dir: string): Promise<PgProgram> 
   }
   const version = await probe(command);
   if (typeof version === 'string') throw new CopycatError('PROGRAM_FAILED', `${command} --version failed: ${version}`);
-  return { name, command, version };
+  return { command, version };
 }
 
 async function newest(name: PgProgramName, search: PgProgramSearch): Promise<PgProgram> {
@@ -86,7 +85,7 @@ async function newest(name: PgProgramName, search: PgProgramSearch): Promise<PgP
   const found = await Promise.all(paths.map(async (command): Promise<PgProgram | undefined> => {
     if (!(await isExecutable(command))) return undefined;
     const version = await probe(command);
-    return typeof version === 'string' ? undefined : { name, command, version };
+    return typeof version === 'string' ? undefined : { command, version };
   }));
   // Stable, so an equal version keeps the search order.
   const ranked = found.filter((p) => p !== undefined).sort((a, b) => b.version.major - a.version.major || b.version.minor - a.version.minor);
@@ -121,7 +120,7 @@ async function probe(command: string): Promise<PgVersion | string> {
 }
 
 /** `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` → 15, 18 and the text after `(PostgreSQL)`. */
-export function parsePgVersion(output: string): PgVersion | undefined {
+function parsePgVersion(output: string): PgVersion | undefined {
   const m = /\(PostgreSQL\)\s+((\d+)(?:\.(\d+))?.*)$/m.exec(output);
   return m ? { major: Number(m[2]), minor: Number(m[3] ?? 0), text: m[1]!.trim() } : undefined;
 }
