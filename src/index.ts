@@ -24,7 +24,8 @@ export { fileSink } from './sinks/file.js';
 export { stdoutSink } from './sinks/stdout.js';
 export { pgRestore, psql } from './sinks/pg-restore/index.js';
 export type { RestoreTarget, RestoreSelection } from './pg/restore-target.js';
-export { sniffArchiveFormat, type ArchiveFormat, type DumpFormat } from './formats/archive.js';
+export type { PgProgramSearch } from './pg/programs.js';
+export { sniffArchiveFormat, type ArchiveFormat, type ArchiveVersion, type DumpFormat } from './formats/archive.js';
 
 export { s3Sink, type S3SinkOptions, type S3SinkResult, type S3Checksum } from './sinks/s3.js';
 export { s3Object, type S3ObjectOptions } from './sources/s3-object.js';

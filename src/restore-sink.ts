@@ -1,4 +1,5 @@
 import { CopycatError } from './errors.js';
+import { customArchiveVersion } from './formats/archive.js';
 import { selectionArgs, type RestoreTarget } from './pg/restore-target.js';
 import { sinkByFormat } from './sinks/by-format.js';
 import { pgParallelRestore } from './sinks/pg-parallel-restore/index.js';
@@ -9,13 +10,14 @@ import type { SinkStage } from './stage.js';
 // does not need.
 
 /**
- * Restores a dump of any format into a database, choosing by the dump's first bytes: pg_restore, psql, or (for a
- * copycat-db parallel container) pgParallelRestore with `jobs`.
+ * Restores a dump of any format into a database, choosing by the dump's first bytes: pg_restore (one that reads the
+ * archive's format version), psql, or (for a copycat-db parallel container) pgParallelRestore with `jobs`.
  */
 export function restoreSink(target: RestoreTarget & { create?: boolean; jobs?: number }): SinkStage {
-  return sinkByFormat('restore', (format) => {
+  return sinkByFormat('restore', (format, head) => {
     if (format !== 'custom') refuseUnsupported(target, format);
-    return format === 'parallel' ? pgParallelRestore(target) : format === 'custom' ? pgRestore(target) : psql(target);
+    return format === 'parallel' ? pgParallelRestore(target)
+      : format === 'custom' ? pgRestore({ ...target, archive: customArchiveVersion(head) }) : psql(target);
   });
 }
 

@@ -23,13 +23,13 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
     to: true, database: true, mode: true, scwInstance: true, scwPrivateNetwork: true, scwWaitHours: true, format: true, jobs: true,
     compression: true, keyFile: true, encrypt: true, level: true, workers: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
     retainDays: true, lockMode: true, allowUnlocked: true, checksum: true, maxParts: true, partSize: true, expectedSize: true,
-    concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true,
+    concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true, pgBinDir: true,
     keepDaily: true, keepWeekly: true, keepMonthly: true, keepYearly: true,
   } satisfies Record<keyof BackupFlags, true>,
   restore: {
     from: true, backup: true, toDatabase: true, create: true, jobs: true, compression: true, keyFile: true, encrypt: true,
     s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true, keepOwners: true, table: true, schema: true, excludeSchema: true,
-    useList: true, legacyRclone: true, rcloneConfig: true, rcloneRemote: true,
+    useList: true, pgBinDir: true, legacyRclone: true, rcloneConfig: true, rcloneRemote: true,
   } satisfies Record<keyof RestoreFlags, true>,
   list: {
     from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true, keyFile: true, identity: true, legacyRclone: true,
@@ -42,7 +42,7 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
   verify: {
     from: true, backup: true, keyFile: true, scratchDatabase: true, maintenanceDatabase: true, check: true, scrub: true,
     scrubFile: true, keep: true, replace: true, allowEmpty: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
-    identity: true, legacyRclone: true, rcloneConfig: true, rcloneRemote: true,
+    identity: true, pgBinDir: true, legacyRclone: true, rcloneConfig: true, rcloneRemote: true,
   } satisfies Record<keyof VerifyFlags, true>,
   show: { from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true } satisfies Record<keyof ShowFlags, true>,
   export: {
@@ -173,6 +173,14 @@ test('--legacy-rclone: a crypt remote replaces --from and, with its own keys, th
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('--pg-bin-dir (COPYCAT_PG_BIN_DIR) is an existing directory, for backup, restore and verify', () => {
+  const holds = 'the directory of the pg_dump, pg_restore and psql to run, e.g. /usr/lib/postgresql/17/bin';
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt', '--pg-bin-dir', '/nonexistent/bin']), [`--pg-bin-dir: /nonexistent/bin is not a directory — ${holds}`]);
+  assert.deepEqual(check('restore', ['--from', '-', '--no-encrypt', '--to-database', 'app'], { COPYCAT_PG_BIN_DIR: '/etc/hostname' }),
+    [`COPYCAT_PG_BIN_DIR: /etc/hostname is not a directory — ${holds}`]);
+  assert.deepEqual(check('verify', ['--from', 'file:/var/backups/app/', '--pg-bin-dir', '/usr/bin']), []);
 });
 
 test('a malformed flag or variable behind a flag is a usage error (exit 2) that names the flag', async () => {

@@ -22,7 +22,7 @@ export function restoreCommand(program: Command): void {
     // restore's connections as PG* variables, never argv; logs get the database name alone.
     const { database, env } = databaseTarget(flags.toDatabase, {}, '--to-database');
     const into = {
-      database: database ?? flags.toDatabase, env, create: flags.create, jobs: flags.jobs, keepOwners: flags.keepOwners,
+      database: database ?? flags.toDatabase, env, create: flags.create, jobs: flags.jobs, keepOwners: flags.keepOwners, programs: { binDir: flags.pgBinDir },
       only: { tables: flags.table, schemas: flags.schema, excludeSchemas: flags.excludeSchema, useList: flags.useList },
     };
     if (flags.legacyRclone) {

@@ -20,6 +20,7 @@ export interface ChosenSource {
  */
 export async function backupSource(flags: SourceFlags, toRepository: boolean): Promise<ChosenSource> {
   const mode: BackupMode = flags.mode ?? defaultMode(flags.scwInstance);
+  const programs = { binDir: flags.pgBinDir };
   if (flags.jobs !== undefined && flags.format !== 'parallel') {
     throw new CopycatError('OPTION_INVALID', '--jobs applies to --format parallel only');
   }
@@ -27,12 +28,12 @@ export async function backupSource(flags: SourceFlags, toRepository: boolean): P
     if (mode !== 'pgdump') throw new CopycatError('OPTION_INVALID', `--format parallel reads the database itself: it cannot be used with --mode ${mode}`);
     // A connection string's parts (password included) reach pgParallel's connections and pg_dump as PG* variables.
     const { database, env } = databaseTarget(flags.database);
-    return { source: pgParallel({ database, env, jobs: flags.jobs }), kind: 'pg_parallel', database };
+    return { source: pgParallel({ database, env, jobs: flags.jobs, programs }), kind: 'pg_parallel', database };
   }
   if (mode === 'pgdump') {
     // pgDump resolves a connection string itself; resolving it here too checks it before anything starts.
     const { database } = databaseTarget(flags.database);
-    return { source: pgDump({ database: flags.database, format: flags.format, countTables: toRepository }), kind: 'pg_dump', database };
+    return { source: pgDump({ database: flags.database, format: flags.format, countTables: toRepository, programs }), kind: 'pg_dump', database };
   }
   // The start-up check (src/settings, modeNeeds) has already refused a missing instance or database.
   if (isConnectionString(flags.database!)) {
@@ -48,6 +49,7 @@ export async function backupSource(flags: SourceFlags, toRepository: boolean): P
       privateNetworkId: flags.scwPrivateNetwork,
       pgEnv,
       pgDumpFormat: flags.format,
+      pgDumpPrograms: programs,
       waitTimeoutMs: flags.scwWaitHours * 3600_000,
     }),
     kind: `scaleway-${mode}`,

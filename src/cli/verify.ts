@@ -30,6 +30,7 @@ export function verifyCommand(program: Command): void {
       ...secrets,
       ...(legacy?.rcloneKey ? { rcloneKey: legacy.rcloneKey } : {}),
       server: process.env,
+      programs: { binDir: flags.pgBinDir },
       maintenanceDatabase: flags.maintenanceDatabase,
       scratchDatabase: flags.scratchDatabase,
       checks: flags.check ?? [],

@@ -22,7 +22,8 @@ export interface Manifest {
   readonly formatVersion: typeof MANIFEST_FORMAT_VERSION;
   readonly toolVersion: string;
   readonly id: string;
-  readonly source: { readonly kind: string; readonly database?: string; readonly serverVersion?: string };
+  /** dumpVersion: the pg_dump's own version (absent in manifests written before it was recorded, and for Scaleway exports). */
+  readonly source: { readonly kind: string; readonly database?: string; readonly serverVersion?: string; readonly dumpVersion?: string };
   readonly dumpFormat: SourceFacts['format'];
   readonly sizes: { readonly plaintext: number; readonly stored: number; readonly compressed?: number };
   readonly sha256: { readonly plaintext: string; readonly stored: string };

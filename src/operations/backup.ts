@@ -61,6 +61,7 @@ export async function backup(opts: BackupOptions, run: RunOptions = {}): Promise
       kind: facts?.kind ?? 'unknown',
       ...(facts?.database !== undefined ? { database: facts.database } : {}),
       ...(facts?.serverVersion !== undefined ? { serverVersion: facts.serverVersion } : {}),
+      ...(facts?.dumpVersion !== undefined ? { dumpVersion: facts.dumpVersion } : {}),
     },
     dumpFormat: facts?.format ?? 'unknown',
     sizes: {

@@ -1,4 +1,6 @@
-/** The database a restore program writes into: shared by every restore sink and by the chain that picks one. */
+import type { PgProgramSearch } from './programs.js';
+
+/** The database a restore program writes into, and where the program is found: shared by every restore sink and by the chain that picks one. */
 export interface RestoreTarget {
   /** Database to restore into (with `create`, the database to connect to first, usually `postgres`). */
   readonly database: string;
@@ -6,6 +8,8 @@ export interface RestoreTarget {
   readonly env?: Record<string, string>;
   /** Extra arguments for the restore program. */
   readonly args?: readonly string[];
+  /** Where pg_restore and psql are looked for (see choosePgProgram). */
+  readonly programs?: PgProgramSearch;
   /**
    * Keep the dump's owners and grants (pg_restore without --no-owner --no-privileges): the roles must exist, e.g.
    * restored first from the backup's globals.

@@ -29,6 +29,11 @@ export interface CompressFlags {
   workers: number;
 }
 
+/** Where pg_dump, pg_restore and psql are (backup, restore, verify). */
+export interface PgProgramFlags {
+  pgBinDir?: string;
+}
+
 export interface S3ConnectionFlags {
   s3Endpoint?: string;
   s3Region?: string;
@@ -55,7 +60,7 @@ export interface PruneFlags {
   keepYearly?: number;
 }
 
-export interface SourceFlags {
+export interface SourceFlags extends PgProgramFlags {
   mode?: BackupMode;
   scwInstance?: string;
   scwPrivateNetwork?: string;
@@ -77,7 +82,7 @@ export interface LegacyFlags {
   rcloneRemote?: string;
 }
 
-export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags, LegacyFlags {
+export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags, LegacyFlags, PgProgramFlags {
   keepOwners?: boolean;
   table?: string[];
   schema?: string[];
@@ -102,7 +107,7 @@ export interface PruneCommandFlags extends S3ConnectionFlags, PruneFlags {
   json?: boolean;
 }
 
-export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags, LegacyFlags {
+export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags, LegacyFlags, PgProgramFlags {
   from: string;
   backup?: string;
   keyFile?: string;

@@ -7,10 +7,11 @@ import { writeOrDrain } from '../streams.js';
 
 /**
  * A sink for a dump of any format: it holds the first bytes until they tell the format, then hands the whole stream
- * to the sink `choose` returns for it. Anything but a dump (an encrypted or compressed backup, garbage) fails before a
+ * to the sink `choose` returns for it (given those first bytes too: a custom archive's header says which pg_restore
+ * can read it). Anything but a dump (an encrypted or compressed backup, garbage) fails before a
  * sink is chosen. Its writable closes only after the chosen one did, and `info()` is the chosen sink's.
  */
-export function sinkByFormat(name: string, choose: (format: DumpFormat | 'parallel') => SinkStage): SinkStage {
+export function sinkByFormat(name: string, choose: (format: DumpFormat | 'parallel', head: Buffer) => SinkStage): SinkStage {
   let chosen: SinkStage | undefined;
   return {
     name,
@@ -18,7 +19,7 @@ export function sinkByFormat(name: string, choose: (format: DumpFormat | 'parall
       return new HeadDispatch(ARCHIVE_HEAD_BYTES, async (head) => {
         const format = sniffArchiveFormat(head);
         if (format !== 'parallel' && format !== 'custom' && format !== 'plain') throw notADump(format);
-        chosen = choose(format);
+        chosen = choose(format, head);
         return chosen.create(ctx);
       });
     },

@@ -1,6 +1,7 @@
 import { describeError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 import { libpqEnv, pgClient } from '../../pg/client.js';
+import type { PgProgramSearch } from '../../pg/programs.js';
 import type { RunOptions, RunStats } from '../../pipeline.js';
 import type { Repository } from '../../repository/index.js';
 import type { LegacyRepository } from '../../repository/rclone-crypt.js';
@@ -29,6 +30,8 @@ export interface VerifyOptions {
   readonly rcloneKey?: Buffer;
   /** libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE…) of the scratch server, on top of the process's. */
   readonly server: Record<string, string | undefined>;
+  /** Where pg_restore and psql are looked for (see choosePgProgram). */
+  readonly programs?: PgProgramSearch;
   /** Where CREATE DATABASE and DROP DATABASE run (default `postgres`). */
   readonly maintenanceDatabase?: string;
   /** Default `copycat_verify_<backup id>` (lower case, `_` for anything else). */
@@ -83,7 +86,7 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
     if (!backup.tables && backup.dumpFormat !== 'plain') {
       const t = performance.now();
       try {
-        toc = await readTableOfContents(backup, opts.server, run);
+        toc = await readTableOfContents(backup, opts.server, opts.programs, run);
         if (toc.format === 'custom') tableList = 'archive';
         if (dumpFormat === 'unknown') dumpFormat = toc.format;
       } catch (err) {
@@ -94,7 +97,7 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
     }
 
     const t = performance.now();
-    stats = await restore(backup, dumpFormat, opts.server, scratch, checks, run);
+    stats = await restore(backup, dumpFormat, opts.server, opts.programs, scratch, checks, run);
     timings.restoreMs = ms(t);
     if (!stats) {
       checks.push({ kind: 'contents', name: 'tables', status: 'skipped', detail: 'the restore failed' });

@@ -1,5 +1,6 @@
 import { CopycatError, describeError } from '../../errors.js';
 import type { Manifest } from '../../formats/manifest.js';
+import type { PgProgramSearch } from '../../pg/programs.js';
 import { pipeline, type RunOptions, type RunStats } from '../../pipeline.js';
 import { tableOfContentsSink, type TableOfContents } from '../../sinks/table-of-contents.js';
 import type { ChosenBackup } from '../chosen-backup.js';
@@ -15,14 +16,14 @@ class TableOfContentsRead extends Error {
 }
 
 /** Streams the backup's head through decryption and decompression into pg_restore --list, then stops the download. */
-export async function readTableOfContents(backup: ChosenBackup, server: VerifyServer, run: RunOptions): Promise<TableOfContents> {
+export async function readTableOfContents(backup: ChosenBackup, server: VerifyServer, programs: PgProgramSearch | undefined, run: RunOptions): Promise<TableOfContents> {
   const stop = new AbortController();
   const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal;
   let toc: TableOfContents | undefined;
   const sink = tableOfContentsSink((found) => {
     toc = found;
     stop.abort(new TableOfContentsRead('table of contents read'));
-  }, definedOnly(server));
+  }, definedOnly(server), programs);
   try {
     await pipeline(backup.stored()).through(...backup.transforms().stages).to(sink).run({ signal, log: run.log });
   } catch (err) {
@@ -39,12 +40,12 @@ function definedOnly(env: VerifyServer): Record<string, string> {
 }
 
 /** The restore operation into the scratch database; its digests and decryption are the integrity checks. Undefined on failure. */
-export async function restore(backup: ChosenBackup, dumpFormat: Manifest['dumpFormat'], server: VerifyServer, scratch: string,
+export async function restore(backup: ChosenBackup, dumpFormat: Manifest['dumpFormat'], server: VerifyServer, programs: PgProgramSearch | undefined, scratch: string,
   checks: VerifyCheck[], run: RunOptions): Promise<RunStats | undefined> {
   const started = performance.now();
   const program = dumpFormat === 'plain' ? 'psql -v ON_ERROR_STOP=1 in one transaction' : 'pg_restore --exit-on-error --single-transaction';
   try {
-    const { stats, digests } = await restoreChosen(backup, { database: scratch, env: definedOnly(server) }, run);
+    const { stats, digests } = await restoreChosen(backup, { database: scratch, env: definedOnly(server), programs }, run);
     const durationMs = ms(started);
     for (const label of ['stored', 'plaintext'] as const) {
       // A manifest's digests were checked during the restore (a mismatch would have failed it); a legacy object has

@@ -1,5 +1,8 @@
-/** The database side: what to dump or restore into, and libpq's own variables (pg_dump, pg_restore and psql read them). */
-import { isOneOf, wholeNumber } from '../values.js';
+/**
+ * The database side: what to dump or restore into, libpq's own variables (pg_dump, pg_restore and psql read them) and
+ * where those programs are.
+ */
+import { isDirectory, isOneOf, wholeNumber } from '../values.js';
 import { list, type RunFacts, type Setting } from '../setting.js';
 import { neededByMode } from './scaleway.js';
 
@@ -113,4 +116,15 @@ export const PGSSLMODE: Setting<string> = {
   commands: LIBPQ_COMMANDS,
   applies: libpq,
   check: isOneOf(SSL_MODES, 'an sslmode'),
+};
+
+export const PG_BIN_DIR: Setting<string> = {
+  env: 'COPYCAT_PG_BIN_DIR',
+  holds: 'the directory of the pg_dump, pg_restore and psql to run, e.g. /usr/lib/postgresql/17/bin',
+  help: 'the directory of the pg_dump, pg_restore and psql to run, e.g. /usr/lib/postgresql/17/bin (still refused when ' +
+    'older than the server, or than the archive to restore)',
+  defaultDoc: 'the newest of /usr/lib/postgresql/*/bin and PATH',
+  commands: LIBPQ_COMMANDS,
+  flag: '--pg-bin-dir <dir>',
+  check: (dir, _run, holds) => (isDirectory(dir) ? undefined : `${dir} is not a directory — ${holds}`),
 };
