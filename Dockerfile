@@ -4,7 +4,7 @@
 # The run's settings are the same variables as everywhere (README, Operating); logs are JSON lines on stdout.
 
 # --- build: npm ci compiles zstd-napi natively (node-gyp: python3, make, g++ are in the full image) and tsc the sources.
-FROM node:20-bookworm AS build
+FROM node:24-bookworm AS build
 WORKDIR /opt/copycat-db
 COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
@@ -16,7 +16,7 @@ RUN npm ci --no-audit --no-fund \
  && rm -rf dist/test dist/scripts
 
 # --- runtime: Node, Debian's PostgreSQL 15 client (pg_dump, pg_restore, psql), tini as PID 1, no root.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends postgresql-client-15 tini ca-certificates \
  && rm -rf /var/lib/apt/lists/*

@@ -39,7 +39,7 @@ before(async () => {
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('without the zstd addon, --help, keygen and list work', async () => {
+test('without the zstd addon, --help, keygen, list and prune work', async () => {
   const help = await runCli(['--help'], { env: withoutAddon });
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout.toString(), /^Usage: copycat-db/);
@@ -51,6 +51,10 @@ test('without the zstd addon, --help, keygen and list work', async () => {
   const list = await runCli(['list', '--from', `file:${repo}/`], { env: withoutAddon });
   assert.equal(list.code, 0, list.stderr);
   assert.match(list.stdout.toString(), /complete/, 'the zstd backup is listed');
+
+  const prune = await runCli(['prune', '--from', `file:${repo}/`, '--dry-run'], { env: withoutAddon });
+  assert.equal(prune.code, 0, prune.stderr);
+  assert.match(prune.stderr, /within keep-last/, 'the backup was judged');
 });
 
 test('without the zstd addon, a zstd backup or restore fails with one line before anything starts', async () => {
