@@ -37,8 +37,8 @@ export interface RunOptions {
   readonly onProgress?: (reading: MeterReading) => void;
   readonly progressIntervalMs?: number;
   /**
-   * The source's expected size, when the caller asks for it anyway (an S3 upload plans its parts from it) or knows it
-   * better (a manifest's stored size): then it is not asked twice. Only asked with `onProgress`.
+   * Replaces the source's expectedSize() for the readings: a caller that asks it anyway (an S3 upload plans its parts
+   * from it) passes its answer, so a query or an API call is not made twice. Only asked with `onProgress`.
    */
   readonly expectedSize?: () => Promise<number | undefined>;
 }
