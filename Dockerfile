@@ -4,7 +4,7 @@
 # The run's settings are the same variables as everywhere (README, Operating); logs are JSON lines on stdout.
 
 # --- build: npm ci compiles zstd-napi natively (node-gyp: python3, make, g++ are in the full image) and tsc the sources.
-FROM node:20-bookworm AS build
+FROM node:24-bookworm AS build
 WORKDIR /opt/copycat-db
 COPY package.json package-lock.json tsconfig.json ./
 COPY bin ./bin
@@ -19,7 +19,7 @@ RUN npm ci --no-audit --no-fund \
 # project's apt repository (Debian has only 15), tini as PID 1, no root. A pg_dump must be at least as new as the
 # server it dumps, a pg_restore must read the archive's format: copycat-db runs the newest, /usr/lib/postgresql/18/bin,
 # unless --pg-bin-dir (COPYCAT_PG_BIN_DIR) names another. The repository's key and line as apt.postgresql.org says.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl tini \
  && install -d /usr/share/postgresql-common/pgdg \

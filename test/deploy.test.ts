@@ -131,7 +131,7 @@ test('the Dockerfile: two stages, npm ci + tsc, slim runtime with the PostgreSQL
   const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   const lines = text.split('\n').filter((l) => !l.startsWith('#'));
   const froms = lines.filter((l) => /^FROM /.test(l));
-  assert.deepEqual(froms, ['FROM node:20-bookworm AS build', 'FROM node:20-bookworm-slim']);
+  assert.deepEqual(froms, ['FROM node:24-bookworm AS build', 'FROM node:24-bookworm-slim']);
   const build = text.slice(text.indexOf(froms[0]!), text.indexOf(froms[1]!));
   const runtime = text.slice(text.indexOf(froms[1]!));
   assert.match(build, /npm ci\b/);

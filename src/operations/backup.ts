@@ -44,11 +44,14 @@ export async function backup(opts: BackupOptions, run: RunOptions = {}): Promise
   if (prepared.warning) run.log?.log('warn', 's3.unlocked', { location: repo.location, warning: prepared.warning });
   const startedAt = new Date();
   const id = newBackupId(startedAt);
-  const data = repo.store.dataSink(dataKey(repo.prefix, id), async () => opts.source.expectedSize?.());
+  // Asked once, for the S3 upload's part plan and for the progress readings alike (it may be a query or an API call).
+  let expected: Promise<number | undefined> | undefined;
+  const expectedSize = () => (expected ??= opts.source.expectedSize?.() ?? Promise.resolve(undefined));
+  const data = repo.store.dataSink(dataKey(repo.prefix, id), expectedSize);
   const plaintext = sha256({ label: 'plaintext' });
   const stored = sha256({ label: 'stored' });
   const transforms = [plaintext, ...chain.stages, stored];
-  const stats = await pipeline(opts.source).through(...transforms).to(data.stage).run(run);
+  const stats = await pipeline(opts.source).through(...transforms).to(data.stage).run({ ...run, expectedSize });
   const facts = await opts.source.facts?.();
   const object = await data.written();
   // stats.stages is [source, ...transforms, sink].
