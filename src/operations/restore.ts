@@ -1,16 +1,19 @@
 import { refuseUnsupported, restoreSink, restoreTransforms, type ChainOptions } from '../chain.js';
 import { CopycatError } from '../errors.js';
+import { silentLogger } from '../log.js';
 import { keyId } from '../formats/encrypted-stream.js';
 import type { Identity } from '../formats/recipients.js';
 import type { DecryptionSecrets } from '../formats/stream-header.js';
 import { identitiesFor } from '../formats/recipient-header.js';
 import type { Manifest } from '../formats/manifest.js';
+import { applyGlobals } from '../pg/globals-apply.js';
 import type { RestoreTarget } from '../pg/restore-target.js';
 import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
 import { chooseBackup, type BackupEntry, type Repository } from '../repository/index.js';
 import type { SourceStage } from '../stage.js';
 import { compressionName } from '../transforms/compression/index.js';
 import { sha256 } from '../transforms/sha256.js';
+import { globalsOf, readGlobals } from './globals.js';
 import { summarize, type RunSummary } from './summary.js';
 
 /** Where a restore goes: `jobs` applies to parallel containers, `create` restores the dumped database itself. */
@@ -28,6 +31,12 @@ export interface RestoreOptions {
   readonly key?: Buffer;
   readonly identities?: readonly Identity[];
   readonly into: RestoreInto;
+  /**
+   * First apply the backup's globals (roles, memberships, tablespaces) to the target's server: a backup in a
+   * repository taken with them only. Roles that exist there are left alone and reported; any other error fails the
+   * restore before the database restore starts.
+   */
+  readonly globals?: boolean;
 }
 
 export interface RestoreResult {
@@ -45,6 +54,9 @@ export interface RestoreResult {
  */
 export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promise<RestoreResult> {
   if ('stream' in opts.from) {
+    if (opts.globals) {
+      throw new CopycatError('OPTION_INVALID', '--globals restores a repository\'s backup (s3://… or file:DIR): a plain stream holds no globals');
+    }
     const { chain, stream } = opts.from;
     if (!chain.key && !chain.identities?.length && chain.compression === 'none') {
       // Nothing in such a stream can tell a damaged byte from a good one: say so rather than imply it was checked.
@@ -58,8 +70,14 @@ export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promi
   const entry = await chooseBackup(repository, opts.from.backupId, run.signal);
   const { dumpFormat } = entry.manifest!;
   if (dumpFormat !== 'custom' && dumpFormat !== 'unknown') refuseUnsupported(opts.into, dumpFormat);
+  if (opts.globals) globalsOf(entry.manifest!);
   // The secrets are checked (building the transforms) before the data object is even named.
   const transforms = verifiedRestoreTransforms(entry.manifest!, opts);
+  if (opts.globals) {
+    const sql = await readGlobals(repository, entry, opts, run);
+    const { applied, existingRoles } = await applyGlobals(sql, opts.into, run.log ?? silentLogger, run.signal);
+    run.log?.log('info', 'restore.globals', { statements: applied, existing_roles: existingRoles.length });
+  }
   const stats = await pipeline(backupSource(repository, entry)).through(...transforms).to(restoreSink(opts.into)).run(run);
   return { entry, manifest: entry.manifest, stats, summary: summarize(stats, 'restore') };
 }
@@ -69,12 +87,15 @@ export function backupSource(repository: Repository, entry: BackupEntry): Source
   return repository.store.dataSource(entry.dataVersion!.key, entry.dataVersion!.versionId, entry.manifest!.sizes.stored);
 }
 
-/** The manifest's chain reversed, between the two digests it recorded; the secrets are checked first. */
-export function verifiedRestoreTransforms(manifest: Manifest, secrets: DecryptionSecrets) {
+/**
+ * The manifest's chain reversed, between the two digests it recorded for the data (or `digests`: its globals'); the
+ * secrets are checked first.
+ */
+export function verifiedRestoreTransforms(manifest: Manifest, secrets: DecryptionSecrets, digests = manifest.sha256) {
   return [
-    sha256({ label: 'stored', expect: manifest.sha256.stored }),
+    sha256({ label: 'stored', expect: digests.stored }),
     ...restoreTransforms({ compression: compressionName(manifest.compression.algorithm), ...secretsForManifest(manifest, secrets) }),
-    sha256({ label: 'plaintext', expect: manifest.sha256.plaintext }),
+    sha256({ label: 'plaintext', expect: digests.plaintext }),
   ];
 }
 

@@ -68,9 +68,11 @@ export interface SourceFlags {
 export interface BackupFlags extends ChainFlags, RecipientFlags, CompressFlags, S3ConnectionFlags, S3UploadFlags, PruneFlags, SourceFlags {
   to: string;
   prune: boolean;
+  globals?: boolean;
 }
 
 export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags {
+  globals?: boolean;
   keepOwners?: boolean;
   table?: string[];
   schema?: string[];
