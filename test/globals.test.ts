@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { GetObjectRetentionCommand } from '@aws-sdk/client-s3';
+import { CopycatError } from '../src/errors.js';
 import type { Manifest } from '../src/formats/manifest.js';
+import { splitStatements } from '../src/pg/globals-apply.js';
 import { dirRepository, listBackups } from '../src/repository/index.js';
 import { globalsKey, manifestKey } from '../src/repository/layout.js';
 import { executePrune, planPrune } from '../src/repository/prune.js';
@@ -227,4 +229,18 @@ test('prune deletes the globals with their backup: data, globals, then the manif
   assert.equal(d.code, 0, d.stderr);
   assert.deepEqual(readdirSync(repo).sort(), [`${kept}.backup`, `${kept}.globals`, `${kept}.manifest.json`]);
   assert.notEqual(old, kept);
+});
+
+test('globals SQL splits at semicolons outside quotes and comments; pg_dumpall\'s \\restrict lines go, any other meta-command is refused', () => {
+  const sql = [
+    '\\restrict abc123', 'SET client_encoding = \'UTF8\';', '--', '-- Roles; with a semicolon', '--', '',
+    'CREATE ROLE "we;ird""name";', "COMMENT ON ROLE \"we;ird\"\"name\" IS 'it''s; fine\nacross lines';", 'GRANT a TO b -- trailing; comment', ';',
+    '\\unrestrict abc123', '',
+  ].join('\n');
+  assert.deepEqual(splitStatements(sql), [
+    "SET client_encoding = 'UTF8';", 'CREATE ROLE "we;ird""name";', "COMMENT ON ROLE \"we;ird\"\"name\" IS 'it''s; fine\nacross lines';",
+    'GRANT a TO b -- trailing; comment\n;',
+  ]);
+  assert.throws(() => splitStatements('CREATE ROLE x;\n\\! touch /tmp/owned\n'),
+    (err: unknown) => err instanceof CopycatError && err.code === 'GLOBALS_INVALID' && /psql meta-command \(\\! touch \/tm…\)/.test(err.message));
 });
