@@ -24,7 +24,7 @@ function backupAt(time: Date): BackupEntry {
   const manifest = version(manifestKey('p', id), 'manifest');
   return {
     location: 's3://b/p', id, time: new Date(Math.floor(time.getTime() / 1000) * 1000), status: 'complete', problem: undefined, warnings: [],
-    dataVersion: data, manifestVersion: manifest, manifest: undefined, size: 100, plaintextSize: undefined, compressionRatio: undefined,
+    dataVersion: data, globalsVersion: undefined, manifestVersion: manifest, manifest: undefined, size: 100, plaintextSize: undefined, compressionRatio: undefined,
     lock: { kind: 'none', source: 'manifest' }, lockedUntil: undefined, versions: [manifest, data],
   };
 }

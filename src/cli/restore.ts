@@ -39,12 +39,12 @@ export function restoreCommand(program: Command): void {
       // The manifest says how the backup was compressed and who can read it; only the secrets come from here.
       const secrets = await readSecrets(flags);
       const repository = await openRepository(flags.from, 'restore', flags);
-      const { manifest, summary } = await restore({ from: { repository, backupId: flags.backup }, ...secrets, into }, ctx);
+      const { manifest, summary } = await restore({ from: { repository, backupId: flags.backup }, ...secrets, into, globals: flags.globals }, ctx);
       ctx.done('restore.done', summary, { id: manifest!.id });
       return;
     }
     const stream = location.kind === 'file' ? fileSource(location.path) : stdinSource();
-    const { summary } = await restore({ from: { stream, chain: await chainOptions(flags) }, into }, ctx);
+    const { summary } = await restore({ from: { stream, chain: await chainOptions(flags) }, into, globals: flags.globals }, ctx);
     ctx.done('restore.done', summary);
   }));
 }

@@ -2,6 +2,7 @@ import { databaseTarget, isConnectionString } from '../pg/conninfo.js';
 import { CopycatError } from '../errors.js';
 import type { SourceFlags } from '../settings/flags.js';
 import { pgDump } from '../sources/pg-dump.js';
+import { pgGlobals, type PgGlobalsStage } from '../sources/pg-globals.js';
 import { pgParallel } from '../sources/pg-parallel/index.js';
 import { defaultMode, type BackupMode } from '../sources/scaleway/modes.js';
 import type { SourceStage } from '../stage.js';
@@ -55,4 +56,19 @@ export async function backupSource(flags: SourceFlags, toRepository: boolean): P
     kind: `scaleway-${mode}`,
     database: flags.database,
   };
+}
+
+/**
+ * The server's globals for `backup --globals`: refused, before anything runs, where a backup has no place for them
+ * (a plain stream) or no server to read them from (a Scaleway mode takes its dump from the API).
+ */
+export function globalsSource(flags: SourceFlags, toRepository: boolean): PgGlobalsStage {
+  const mode: BackupMode = flags.mode ?? defaultMode(flags.scwInstance);
+  if (!toRepository) {
+    throw new CopycatError('OPTION_INVALID', '--globals needs a repository (s3://BUCKET/PREFIX or file:DIR): a plain stream holds one dump, without room for the globals');
+  }
+  if (mode !== 'pgdump') {
+    throw new CopycatError('OPTION_INVALID', `--globals reads the server with pg_dumpall: it cannot be used with --mode ${mode}, whose dump comes from Scaleway's API`);
+  }
+  return pgGlobals({ database: flags.database });
 }

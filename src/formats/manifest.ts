@@ -41,10 +41,25 @@ export interface Manifest {
     readonly versionId: string;
     readonly retention: { readonly mode: LockMode; readonly retainUntil: string } | null;
   };
+  /**
+   * The server's roles, memberships and tablespaces (`pg_dumpall --globals-only`), for backups taken with --globals:
+   * a second object through the same chain (same compression, same key or recipients), locked until the same instant
+   * as the data object, with its own sizes and digests.
+   */
+  readonly globals?: ManifestGlobals;
   /** Tables with exact row counts at backup time, where the source could record them. */
   readonly tables?: readonly TableFact[];
   readonly startedAt: string;
   readonly finishedAt: string;
+}
+
+export interface ManifestGlobals {
+  readonly key: string;
+  readonly versionId: string;
+  readonly sizes: { readonly plaintext: number; readonly stored: number };
+  readonly sha256: { readonly plaintext: string; readonly stored: string };
+  /** False when the server refused to show role passwords (managed services) and they were dumped without them. */
+  readonly rolePasswords: boolean;
 }
 
 export function parseManifest(text: string, where: string): Manifest {

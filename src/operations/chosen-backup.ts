@@ -54,6 +54,18 @@ export interface ReadChain {
   digests(): { stored: string; plaintext: string };
 }
 
+/**
+ * A copycat-db backup's chain reversed, between the two digests its manifest recorded for the data (or `digests`: its
+ * globals'), with the secrets secretsForManifest accepted.
+ */
+export function manifestChain(manifest: Manifest, opening: DecryptionSecrets, digests = manifest.sha256): ReadChain {
+  return readChain(
+    sha256({ label: 'stored', expect: digests.stored }),
+    restoreTransforms({ compression: compressionName(manifest.compression.algorithm), ...opening }),
+    sha256({ label: 'plaintext', expect: digests.plaintext }),
+  );
+}
+
 function readChain(stored: ReturnType<typeof sha256>, middle: TransformStage[], plaintext: ReturnType<typeof sha256>): ReadChain {
   return { stages: [stored, ...middle, plaintext], digests: () => ({ stored: stored.digest()!, plaintext: plaintext.digest()! }) };
 }
@@ -82,11 +94,7 @@ export async function chooseToRead(repository: Repository | LegacyRepository, ba
     entry,
     manifest,
     stored: () => repository.store.dataSource(entry.dataVersion!.key, entry.dataVersion!.versionId, manifest.sizes.stored),
-    transforms: () => readChain(
-      sha256({ label: 'stored', expect: manifest.sha256.stored }),
-      restoreTransforms({ compression: compressionName(manifest.compression.algorithm), ...opening }),
-      sha256({ label: 'plaintext', expect: manifest.sha256.plaintext }),
-    ),
+    transforms: () => manifestChain(manifest, opening),
   };
 }
 
@@ -119,7 +127,7 @@ async function chooseLegacy(legacy: LegacyRepository, backupId: string | undefin
  * (format 1), or the recipients it was encrypted to (format 2). A missing or wrong one is named with the public ids
  * on both sides, never a secret.
  */
-function secretsForManifest(manifest: Manifest, given: DecryptionSecrets): DecryptionSecrets {
+export function secretsForManifest(manifest: Manifest, given: DecryptionSecrets): DecryptionSecrets {
   const encryption = manifest.encryption;
   if (!encryption) return {};
   if (encryption.algorithm === 'aes-256-gcm-stream-v2') {

@@ -100,6 +100,8 @@ export function formatBackupDetails(d: BackupDetails): string {
       ['encryption', encryption],
       ['sha256', `plaintext ${m.sha256.plaintext}, stored ${m.sha256.stored}`],
       ['object', `${m.object.key} version ${m.object.versionId}${m.object.retention ? ` (${m.object.retention.mode} until ${m.object.retention.retainUntil})` : ''}`],
+      ['globals', m.globals ? `${m.globals.key} version ${m.globals.versionId}: plaintext ${formatBytes(m.globals.sizes.plaintext)}, stored ` +
+        `${formatBytes(m.globals.sizes.stored)}, ${m.globals.rolePasswords ? 'with' : 'WITHOUT'} role passwords; sha256 plaintext ${m.globals.sha256.plaintext}` : 'not taken (backup without --globals)'],
       ['taken', `${m.startedAt} to ${m.finishedAt} by copycat-db ${m.toolVersion}`],
       ['tables', m.tables ? `${m.tables.length}, ${m.tables.reduce((n, t) => n + t.rows, 0)} rows` : 'not recorded'],
     );

@@ -3,11 +3,15 @@ import { refuseUnsupported, restoreSink } from '../restore-sink.js';
 import type { Identity } from '../formats/recipients.js';
 import type { Manifest } from '../formats/manifest.js';
 import type { RestoreTarget } from '../pg/restore-target.js';
+import { CopycatError } from '../errors.js';
+import { silentLogger } from '../log.js';
+import { applyGlobals } from '../pg/globals-apply.js';
 import { pipeline, type RunOptions, type RunStats } from '../pipeline.js';
 import type { BackupEntry, Repository } from '../repository/index.js';
 import type { LegacyBackup, LegacyRepository } from '../repository/rclone-crypt.js';
 import type { SourceStage } from '../stage.js';
 import { chooseToRead, type ChosenBackup } from './chosen-backup.js';
+import { readGlobals } from './globals.js';
 import { summarize, type RunSummary } from './summary.js';
 
 /** Where a restore goes: `jobs` applies to parallel containers, `create` restores the dumped database itself. */
@@ -28,6 +32,12 @@ export interface RestoreOptions {
   /** What opens a legacy rclone crypt backup: rcloneCryptKey(password, password2). */
   readonly rcloneKey?: Buffer;
   readonly into: RestoreInto;
+  /**
+   * First apply the backup's globals (roles, memberships, tablespaces) to the target's server: a backup in a
+   * repository taken with them only. Roles that exist there are left alone and reported; any other error fails the
+   * restore before the database restore starts.
+   */
+  readonly globals?: boolean;
 }
 
 export interface RestoreResult {
@@ -50,6 +60,9 @@ export interface RestoreResult {
  */
 export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promise<RestoreResult> {
   if ('stream' in opts.from) {
+    if (opts.globals) {
+      throw new CopycatError('OPTION_INVALID', '--globals restores a repository\'s backup (s3://… or file:DIR): a plain stream holds no globals');
+    }
     const { chain, stream } = opts.from;
     if (!chain.key && !chain.identities?.length && chain.compression === 'none') {
       // Nothing in such a stream can tell a damaged byte from a good one: say so rather than imply it was checked.
@@ -62,6 +75,12 @@ export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promi
   // The secrets are checked before the data object is even named.
   const chosen = await chooseToRead(opts.from.repository, opts.from.backupId, opts, run.signal);
   if (chosen.dumpFormat !== 'custom' && chosen.dumpFormat !== 'unknown') refuseUnsupported(opts.into, chosen.dumpFormat);
+  if (opts.globals) {
+    if (!chosen.entry) throw new CopycatError('GLOBALS_MISSING', `${chosen.id} is a legacy backup: it holds no roles or tablespaces — restore it without --globals`);
+    const sql = await readGlobals(opts.from.repository as Repository, chosen.entry, opts, run);
+    const { applied, existingRoles } = await applyGlobals(sql, opts.into, run.log ?? silentLogger, run.signal);
+    run.log?.log('info', 'restore.globals', { statements: applied, existing_roles: existingRoles.length });
+  }
   const { stats, digests } = await restoreChosen(chosen, opts.into, run);
   return { entry: chosen.entry, manifest: chosen.manifest, legacy: chosen.legacy, digests, stats, summary: summarize(stats, 'restore') };
 }

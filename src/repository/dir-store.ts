@@ -138,6 +138,7 @@ export function dirStore(dir: string): ObjectStore {
       } finally {
         await d.close();
       }
+      return 'null';
     },
 
     dataSource: (key) => fileSource(path(key)),

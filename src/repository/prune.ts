@@ -3,7 +3,7 @@ import { silentLogger, type LogFields, type Logger } from '../log.js';
 import { mapLimit, type BackupEntry, type BackupStatus } from './catalog.js';
 import { gfsKeeps, validateGfs, type GfsRules } from './gfs.js';
 import type { Repository } from './index.js';
-import { listPrefix, parseKey } from './layout.js';
+import { listPrefix, parseKey, type ObjectKind } from './layout.js';
 import type { VersionLock } from './store.js';
 
 /*
@@ -19,7 +19,7 @@ import type { VersionLock } from './store.js';
  * older than a day (uploads that never finished), and unfinished writes of backup keys (S3 multipart uploads,
  * .partial files) started more than a day ago.
  * Other backups that are not complete (unreadable manifest, orphan manifest) follow the olderThanDays rule: an
- * unreadable manifest is no proof that the upload failed. A backup that goes loses every version of its two keys,
+ * unreadable manifest is no proof that the upload failed. A backup that goes loses every version of its keys,
  * including versions someone else wrote over them. Only keys that parseKey accepts under the prefix are touched: never
  * a sibling prefix, never another tool's objects. Deletions name the VersionIds the listing saw, so a version written
  * since is never touched.
@@ -43,7 +43,7 @@ export interface PruneOptions {
 /** One object version or delete marker that prune means to delete. */
 export interface PlannedVersion {
   readonly key: string;
-  readonly kind: 'data' | 'manifest';
+  readonly kind: ObjectKind;
   readonly versionId: string;
   readonly deleteMarker: boolean;
   /** The key's current version: a current delete marker hides the versions behind it. */
@@ -64,15 +64,15 @@ export interface PruneDecision {
   readonly reason: string;
   readonly lockedUntil: Date | undefined;
   /**
-   * Object versions to delete when action is 'delete', in deletion order (see deletionOrder): the data object's, then
-   * the manifest's, the backup's own version last on each key. Empty when kept.
+   * Object versions to delete when action is 'delete', in deletion order (see deletionOrder): the data object's, the
+   * globals', then the manifest's, the backup's own version last on each key. Empty when kept.
    */
   readonly versions: readonly PlannedVersion[];
   /** Delete markers to delete, after the versions: all of them, whether the backup goes or stays. */
   readonly deleteMarkers: readonly PlannedVersion[];
   /**
-   * A kept backup that a weekly, monthly or yearly rule promoted beyond its lock: its own data and manifest versions
-   * get their lock extended to `until`, in the same mode.
+   * A kept backup that a weekly, monthly or yearly rule promoted beyond its lock: its own data, globals and manifest
+   * versions get their lock extended to `until`, in the same mode.
    */
   readonly extendLock?: { readonly mode: 'COMPLIANCE' | 'GOVERNANCE'; readonly until: Date; readonly versions: readonly PlannedVersion[] };
 }
@@ -166,16 +166,21 @@ function toPlanned(v: BackupEntry['versions'][number], entry: BackupEntry): Plan
   };
 }
 
+/** Whether v is one of the versions the backup wrote itself (as the catalog pinned them). */
+function isOwn(entry: BackupEntry, v: { readonly key: string; readonly versionId: string }): boolean {
+  return [entry.dataVersion, entry.globalsVersion, entry.manifestVersion].some((o) => o !== undefined && o.key === v.key && o.versionId === v.versionId);
+}
+
+const DELETION_RANK: Readonly<Record<ObjectKind, number>> = { data: 0, globals: 2, manifest: 4 };
+
 /**
- * Deletion order within a backup: data versions, then manifest versions, and on each key the backup's own version
- * last (others newest first). The manifest goes last so that a run that dies or is refused part-way never leaves
- * data without its manifest: what can be left is a complete backup (only foreign versions went), or a manifest
+ * Deletion order within a backup: data versions, then globals, then manifest versions, and on each key the backup's
+ * own version last (others newest first). The manifest goes last so that a run that dies or is refused part-way never
+ * leaves data without its manifest: what can be left is a complete backup (only foreign versions went), or a manifest
  * without data (orphan-manifest), which is never restored and which a later prune removes.
  */
 function deletionOrder(entry: BackupEntry): PlannedVersion[] {
-  const own = (v: PlannedVersion): boolean =>
-    [entry.dataVersion, entry.manifestVersion].some((o) => o !== undefined && o.key === v.key && o.versionId === v.versionId);
-  const rank = (v: PlannedVersion): number => (v.kind === 'data' ? 0 : 2) + (own(v) ? 1 : 0);
+  const rank = (v: PlannedVersion): number => DELETION_RANK[v.kind] + (isOwn(entry, v) ? 1 : 0);
   const objects = entry.versions.filter((v) => !v.deleteMarker).map((v) => toPlanned(v, entry));
   return objects.map((v, i) => ({ v, i })).sort((a, b) => rank(a.v) - rank(b.v) || a.i - b.i).map(({ v }) => v);
 }
@@ -223,7 +228,7 @@ export function planPrune(entries: readonly BackupEntry[], options: PruneOptions
     if (kept.has(entry.id) || gfsKeep) {
       const reasons = [kept.has(entry.id) ? `within keep-last ${keepLast}` : '', ...(gfsKeep?.reasons ?? [])].filter(Boolean).join(', ');
       const horizon = gfsKeep?.horizon;
-      const own = objects.filter((v) => [entry.dataVersion, entry.manifestVersion].some((o) => o?.key === v.key && o.versionId === v.versionId));
+      const own = objects.filter((v) => isOwn(entry, v));
       return keep(reasons, entry.lock.kind === 'retention' && horizon && horizon > entry.lock.until
         ? { mode: entry.lock.mode, until: horizon, versions: own } : undefined);
     }
@@ -304,7 +309,7 @@ export async function executePrune(repo: Repository, plan: PrunePlan, options: E
       if (!extend) return keep(d.reason, d.lockedUntil);
       const until = extend.until.toISOString();
       if (dryRun) return keep(`${d.reason}; would extend its lock to ${until}`, d.lockedUntil, 0, extend.until);
-      // Data first, then the manifest, as the lock was first applied; a failure leaves a backup locked at least as before.
+      // Data first, then globals and the manifest, as the lock was first applied; a failure leaves a backup locked at least as before.
       for (const v of extend.versions) await store.extendLock(v.key, v.versionId, extend, signal);
       return keep(`${d.reason}; lock extended to ${until}`, extend.until, 0, extend.until);
     }

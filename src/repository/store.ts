@@ -34,8 +34,11 @@ export interface ObjectStore {
   prepare(signal?: AbortSignal): Promise<{ readonly locked: boolean; readonly warning?: string }>;
   /** The sink a backup's data streams into; `written()` reports the object once the run ended cleanly. */
   dataSink(key: string, estimate: () => Promise<number | undefined>): { readonly stage: SinkStage; written(): Promise<WrittenObject> };
-  /** Writes a small object (a manifest) whole, with the same lock as its data object, and confirms that lock. */
-  putSmall(key: string, body: Buffer, lock: WrittenObject['retention'], signal?: AbortSignal): Promise<void>;
+  /**
+   * Writes a small object (globals, a manifest) whole, never over an existing one where the store can tell, with the
+   * same lock as its data object, and confirms that lock; resolves to the version written ('null' without versions).
+   */
+  putSmall(key: string, body: Buffer, lock: WrittenObject['retention'], signal?: AbortSignal): Promise<string>;
   /** Streams one version back, failing when it ends before `size` bytes. */
   dataSource(key: string, versionId: string, size: number): SourceStage;
 }

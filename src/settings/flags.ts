@@ -73,6 +73,7 @@ export interface SourceFlags extends PgProgramFlags {
 export interface BackupFlags extends ChainFlags, RecipientFlags, CompressFlags, S3ConnectionFlags, S3UploadFlags, PruneFlags, SourceFlags {
   to: string;
   prune: boolean;
+  globals?: boolean;
 }
 
 /** Reading the rclone crypt backups of the system copycat-db replaced (the passwords come only from the environment). */
@@ -83,6 +84,7 @@ export interface LegacyFlags {
 }
 
 export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags, LegacyFlags, PgProgramFlags {
+  globals?: boolean;
   keepOwners?: boolean;
   table?: string[];
   schema?: string[];

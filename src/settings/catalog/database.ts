@@ -40,6 +40,16 @@ export const KEEP_OWNERS: Setting<boolean> = {
   flag: '--keep-owners',
 };
 
+export const GLOBALS: Setting<boolean> = {
+  holds: 'the server\'s roles, memberships and tablespaces (pg_dumpall --globals-only), beside the database',
+  commands: ['backup', 'restore'],
+  flag: '--globals',
+  variants: {
+    backup: { help: 'also store the server\'s roles, memberships and tablespaces (pg_dumpall --globals-only) in the backup, locked and encrypted like it (a repository only)' },
+    restore: { help: 'first apply the backup\'s roles, memberships and tablespaces to the server (existing roles are left as they are, with a warning); with --keep-owners, owners and grants then restore too' },
+  },
+};
+
 const SELECTIVE = 'custom-format backups only, as pg_restore selects it; repeatable';
 
 export const TABLE: Setting<string[]> = {
