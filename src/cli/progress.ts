@@ -24,7 +24,8 @@ export class ProgressBar implements LineSink {
   private shown = false;
   private stopped = false;
   private frame = 0;
-  private lastDraw = 0;
+  // The first reading draws at once, however soon after the process started.
+  private lastDraw = -Infinity;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly label: string, private readonly out: TerminalStream = process.stderr) {
