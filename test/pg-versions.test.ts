@@ -13,7 +13,7 @@ import { CopycatError } from '../src/errors.js';
 import { customArchiveVersion } from '../src/formats/archive.js';
 import type { Manifest } from '../src/formats/manifest.js';
 import type { Logger } from '../src/log.js';
-import { restoreSink } from '../src/chain.js';
+import { restoreSink } from '../src/restore-sink.js';
 import { backup } from '../src/operations/backup.js';
 import { restore } from '../src/operations/restore.js';
 import { choosePgProgram, pgDumpNeed, pgRestoreNeed, type PgProgramSearch } from '../src/pg/programs.js';
