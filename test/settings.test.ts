@@ -9,19 +9,21 @@ import { Command } from 'commander';
 import { addProgramSettings, addSettings, checkInput } from '../src/cli/options.js';
 import { SETTINGS } from '../src/settings/catalog/index.js';
 import { configProblems } from '../src/settings/check.js';
-import type { BackupFlags, ListFlags, PruneCommandFlags, RestoreFlags, VerifyFlags } from '../src/settings/flags.js';
+import type { BackupFlags, CheckFlags, ListFlags, PruneCommandFlags, RestoreFlags, VerifyFlags } from '../src/settings/flags.js';
 import { COMMANDS, type CommandName, type Env } from '../src/settings/setting.js';
 import { BACKUP_MODES, modeNeeds } from '../src/sources/scaleway/modes.js';
 import { runCli } from './helpers/cli.js';
 
 /** The keys of each flags type, checked both ways by the compiler: a flag the type lacks (or the reverse) fails below. */
+const BACKUP_KEYS = {
+  to: true, database: true, mode: true, scwInstance: true, scwPrivateNetwork: true, scwWaitHours: true, format: true, jobs: true,
+  compression: true, keyFile: true, encrypt: true, level: true, workers: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
+  retainDays: true, lockMode: true, allowUnlocked: true, checksum: true, maxParts: true, partSize: true, expectedSize: true,
+  concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true,
+} satisfies Record<keyof BackupFlags, true>;
 const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
-  backup: {
-    to: true, database: true, mode: true, scwInstance: true, scwPrivateNetwork: true, scwWaitHours: true, format: true, jobs: true,
-    compression: true, keyFile: true, encrypt: true, level: true, workers: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
-    retainDays: true, lockMode: true, allowUnlocked: true, checksum: true, maxParts: true, partSize: true, expectedSize: true,
-    concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true,
-  } satisfies Record<keyof BackupFlags, true>,
+  backup: BACKUP_KEYS,
+  check: { ...BACKUP_KEYS, json: true } satisfies Record<keyof CheckFlags, true>,
   restore: {
     from: true, backup: true, toDatabase: true, create: true, jobs: true, compression: true, keyFile: true, encrypt: true,
     s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true,
@@ -108,7 +110,7 @@ test('the start-up check: labels, empty values, fallbacks, and variables only so
   const s3 = { COPYCAT_DESTINATION: 's3://bucket/app', AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret' };
   assert.deepEqual(check('list', [], { ...s3, AWS_ENDPOINT_URL: 'nope' }), ['AWS_ENDPOINT_URL: "nope" is not an http(s) URL — the S3 endpoint URL for non-AWS providers, e.g. https://s3.fr-par.scw.cloud']);
   assert.deepEqual(check('list', ['--s3-region', 'a/b'], { ...s3, AWS_DEFAULT_REGION: 'x y' }), ['--s3-region: "a/b" is not a region name — the S3 region, e.g. fr-par']);
-  assert.deepEqual(check('list', [], { ...s3, AWS_ACCESS_KEY_ID: '' }), ['AWS_ACCESS_KEY_ID: not set — the S3 access key id']);
+  assert.deepEqual(check('list', [], { ...s3, AWS_ACCESS_KEY_ID: '' }), ['AWS_ACCESS_KEY_ID: not set — the S3 access key id (AWS_SECRET_ACCESS_KEY is set without it)']);
 
   // The monitoring variables belong to backup; their flags work anywhere.
   assert.deepEqual(check('list', [], { ...s3, COPYCAT_PING_URL: 'ftp://x' }), []);

@@ -40,7 +40,7 @@ export interface S3UploadFlags {
   lockMode: RetentionMode;
   allowUnlocked?: boolean;
   checksum: S3Checksum;
-  maxParts: number;
+  maxParts?: number;
   partSize?: number;
   expectedSize?: number;
   concurrency: number;
@@ -64,6 +64,11 @@ export interface SourceFlags {
 export interface BackupFlags extends ChainFlags, RecipientFlags, CompressFlags, S3ConnectionFlags, S3UploadFlags, PruneFlags, SourceFlags {
   to: string;
   prune: boolean;
+}
+
+/** check takes every backup flag (settingsOf), and prints its report as JSON on request. */
+export interface CheckFlags extends BackupFlags {
+  json?: boolean;
 }
 
 export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags {

@@ -32,6 +32,7 @@ export const CREATE: Setting<boolean> = {
 };
 
 export const FORMAT: Setting<'custom' | 'plain' | 'parallel'> = {
+  env: 'COPYCAT_FORMAT',
   holds: 'pg_dump archive format, or parallel: a snapshot-consistent dump read by --jobs connections, restored in parallel',
   commands: ['backup'],
   flag: '--format <format>',
@@ -40,6 +41,7 @@ export const FORMAT: Setting<'custom' | 'plain' | 'parallel'> = {
 };
 
 export const JOBS: Setting<number> = {
+  env: 'COPYCAT_JOBS',
   holds: 'connections at once',
   commands: ['backup', 'restore'],
   flag: '--jobs <n>',
