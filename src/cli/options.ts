@@ -64,7 +64,8 @@ function option(setting: Setting, use: Use): Option {
   // A program-level flag's variable is read by the commands that read it (src/settings/check.ts, given).
   if (setting.env !== undefined && !setting.program && takesValue(use.flag!)) option.env(setting.env);
   const parse = parser(setting, longFlag(use.flag!));
-  if (setting.repeatable) option.argParser((text: string, previous: unknown[] | undefined) => [...(previous ?? []), parse ? parse(text) : text]);
+  // An empty value is unset here too (`COPYCAT_IDENTITY_FILE=` in an environment file): no element.
+  if (setting.repeatable) option.argParser((text: string, previous: unknown[] | undefined) => (text === '' ? previous : [...(previous ?? []), parse ? parse(text) : text]));
   else if (parse) option.argParser((text: string) => (text === '' ? undefined : parse(text)));
   if (setting.default !== undefined) option.default(setting.default);
   if (setting.required === 'flag') option.makeOptionMandatory();
