@@ -1,7 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { CopycatError, describeError } from '../../errors.js';
+import { CopycatError } from '../../errors.js';
 import { describeSources } from './credential-sources.js';
+import { describeS3Error } from './errors.js';
 
 /**
  * S3 connection settings: flags override the standard AWS variables. With both keys, the client signs with them (and
@@ -93,9 +94,9 @@ function defaultChain(profile: string | undefined): ReturnType<typeof defaultPro
       return await chain(properties);
     } catch (err) {
       const env = profile ? { ...process.env, AWS_PROFILE: profile } : process.env;
-      throw new CopycatError('S3_CREDENTIALS_MISSING', `no S3 credentials (${describeError(err)}); the AWS SDK's chain looked at, ` +
-        `in order: ${describeSources(env)} — set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (never on ` +
-        'the command line), or fix or configure one of the others', { cause: err });
+      throw new CopycatError('S3_CREDENTIALS_MISSING', `no S3 credentials (${describeS3Error(err)}); the sources of the AWS SDK's ` +
+        `chain, in the order it tries them: ${describeSources(env)} — set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the ` +
+        'environment (never on the command line), or fix or configure one of the others', { cause: err });
     }
   };
 }
