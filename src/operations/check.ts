@@ -13,7 +13,7 @@ import { parseRecipient } from '../formats/recipients.js';
 import { keyId } from '../formats/encrypted-stream.js';
 import { loadKeyFile, loadRecipientsFile } from '../key.js';
 import { childEnvironment, PG_CLIENT_HINT } from '../pg/child.js';
-import { queryOnce } from '../pg/client.js';
+import { pgClient } from '../pg/client.js';
 import { pgDumpCommand } from '../pg/dump.js';
 import type { RunOptions } from '../pipeline.js';
 import type { Repository } from '../repository/index.js';
@@ -75,13 +75,14 @@ export async function check(opts: CheckOptions, run: Pick<RunOptions, 'signal'> 
   const settings: CheckResult = opts.settings.length
     ? { name: 'settings', status: 'failed', detail: opts.settings.join('; ') }
     : { name: 'settings', status: 'ok', detail: 'every setting a backup reads is valid' };
-  const probes = opts.backup ? backupProbes(opts.backup) : [];
-  const others = await Promise.all(probes.map(([name, probe]) => bounded(name, probe, opts.timeoutMs ?? CHECK_TIMEOUT_MS, run.signal)));
+  const timeoutMs = opts.timeoutMs ?? CHECK_TIMEOUT_MS;
+  const probes = opts.backup ? backupProbes(opts.backup, timeoutMs) : [];
+  const others = await Promise.all(probes.map(([name, probe]) => bounded(name, probe, timeoutMs, run.signal)));
   const checks = [settings, ...others];
   return { ok: checks.every((c) => c.status !== 'failed'), checks };
 }
 
-function backupProbes(needs: BackupNeeds): [string, Probe][] {
+function backupProbes(needs: BackupNeeds, timeoutMs: number): [string, Probe][] {
   const { source, destination } = needs;
   const target: [string, Probe] = destination === 'stdout' ? ['destination', async () => ({ skipped: 'standard output' })]
     : 'file' in destination ? ['destination', () => singleFile(destination.file)]
@@ -89,7 +90,7 @@ function backupProbes(needs: BackupNeeds): [string, Probe][] {
   const metrics = needs.metricsFile;
   return [
     ['encryption', () => encryption(needs.encryption)],
-    source.kind === 'pg_dump' ? ['database', () => database(source.database)] : ['scaleway', (signal) => scaleway(source, signal)],
+    source.kind === 'pg_dump' ? ['database', (signal) => database(source.database, timeoutMs, signal)] : ['scaleway', (signal) => scaleway(source, signal)],
     target,
     ['lock directory', () => writableDirectory(needs.lockDir, 'the lock directory')],
     ['metrics file', async () => (metrics ? metricsFile(metrics) : { skipped: 'none set (COPYCAT_METRICS_FILE, --metrics-file)' })],
@@ -133,15 +134,24 @@ async function encryption(given: BackupNeeds['encryption']): Promise<string> {
 }
 
 /** The server answers with these credentials, and this pg_dump can dump it (pg_dump refuses a newer server). */
-async function database(name: string | undefined): Promise<string> {
+async function database(name: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<string> {
   const dump = pgDumpCommand({ database: name });
   let server: { version: string; num: string };
+  // A connect bounded a little past the check (whose own limit names the failure) leaves no socket behind when a host
+  // never answers; the signal ends the rest (SIGTERM).
+  const connection = pgClient(dump.env, dump.database, timeoutMs + 1_000);
+  const close = () => void connection.end().catch(() => {});
+  signal.addEventListener('abort', close, { once: true });
   try {
-    [server] = await queryOnce<{ version: string; num: string }>(dump.env,
-      `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num`, dump.database) as [typeof server];
+    await connection.connect();
+    [server] = (await connection.query<{ version: string; num: string }>(
+      `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num`)).rows as [typeof server];
   } catch (err) {
     throw new CopycatError('DATABASE_UNREACHABLE', `cannot connect to ${dump.database ?? "libpq's default database"}: ${describeError(err)} — ` +
       'check PGHOST, PGPORT, PGUSER, PGPASSWORD (or ~/.pgpass) and --database', { cause: err });
+  } finally {
+    signal.removeEventListener('abort', close);
+    close();
   }
   const serverMajor = Math.floor(Number(server.num) / 10_000);
   const program = dump.program();
