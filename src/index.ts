@@ -36,9 +36,9 @@ export { dirRepository, listBackups, chooseBackup, latestComplete, findBackup, t
 export { s3Repository, type S3StoreOptions, type S3UploadOptions } from './repository/s3-store.js';
 export { planPrune, executePrune, type PruneOptions, type PrunePlan, type PruneReport } from './repository/prune.js';
 export {
-  backup, restore, list, prune, verify, formatBackupTable, formatVerifyReport, summarize,
+  backup, restore, list, prune, verify, check, formatBackupTable, formatVerifyReport, formatCheckReport, summarize,
   type BackupOptions, type BackupResult, type RestoreOptions, type RestoreInto, type RestoreResult, type BackupRow,
-  type VerifyOptions, type VerifyReport, type VerifyCheck, type RunSummary,
+  type VerifyOptions, type VerifyReport, type VerifyCheck, type RunSummary, type CheckOptions, type BackupNeeds, type CheckReport, type CheckResult,
 } from './operations/index.js';
 export { scalewayRdb, type ScalewayRdbOptions, type ScalewayMode } from './sources/scaleway/index.js';
 export { pgParallel, type PgParallelOptions } from './sources/pg-parallel/index.js';
