@@ -23,7 +23,7 @@ export function checkCommand(program: Command): void {
     const input = checkInput(parsed);
     const problems = configProblems(input);
     // The source's own rules (--jobs without --format parallel, …) are settings too.
-    if (!problems.length) await backupSource(flags, true).catch((err: unknown) => problems.push(describe(err)));
+    if (!problems.length) await backupSource(flags, true).catch((err: unknown) => problems.push(settingProblem(err)));
     const { check, formatCheckReport } = await import('../operations/check.js');
     const report = await check({ settings: problems, ...(problems.length ? {} : { backup: await needs(flags, input) }) }, ctx);
     process.stdout.write(flags.json ? JSON.stringify(report) + '\n' : formatCheckReport(report));
@@ -35,7 +35,8 @@ export function checkCommand(program: Command): void {
   }));
 }
 
-function describe(err: unknown): string {
+/** A source rule's refusal is a settings problem; anything else is a failure of the command. */
+function settingProblem(err: unknown): string {
   if (err instanceof CopycatError) return err.message;
   throw err;
 }

@@ -98,8 +98,8 @@ function backupProbes(needs: BackupNeeds, timeoutMs: number): [string, Probe][] 
 }
 
 /**
- * One check, its failure as its line, and a limit on its time: the signal stops what listens to it (S3 requests), and
- * the race ends what does not (pg's connect has no timeout of its own).
+ * One check, its failure as its line, and a limit on its time: the signal stops what listens to it (S3 and Scaleway
+ * requests, the database connection), and the race ends what does not (a child process, a file system).
  */
 async function bounded(name: string, probe: Probe, timeoutMs: number, outer?: AbortSignal): Promise<CheckResult> {
   const timeout = new AbortController();
@@ -223,8 +223,8 @@ async function singleFile(path: string): Promise<string> {
   return `${await writableDirectory(dirname(resolve(path)), 'the directory')}; ${path} is free`;
 }
 
+/** Its name and directory are the start-up check's; this proves the directory takes new files (the file is renamed in). */
 async function metricsFile(path: string): Promise<string> {
-  if (!path.endsWith('.prom')) throw new CopycatError('METRICS_FILE_INVALID', `${path} does not end in .prom (node_exporter's textfile collector reads only *.prom)`);
   return `${await writableDirectory(dirname(resolve(path)), 'its directory')}; written after each backup`;
 }
 
