@@ -17,6 +17,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { Socket } from 'node:net';
 import { PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import * as zlib from 'node:zlib';
 import { CompressStream } from 'zstd-napi';
 import { backupTransforms, restoreTransforms } from '../src/chain.js';
 import { pipeline } from '../src/pipeline.js';
@@ -141,7 +142,8 @@ type FeedKind = 'plain' | 'zstd' | 'encrypted' | 'zstd-encrypted';
 interface RowSpec {
   readonly name: string;
   readonly group: 'pipeline' | 'compress' | 'decompress' | 'encrypt' | 'decrypt' | 'chain';
-  readonly impl: 'copycat-db' | 'cli';
+  /** Ours, a command-line reference, or Node's own zstd (node:zlib) as the candidate to replace zstd-napi. */
+  readonly impl: 'copycat-db' | 'cli' | 'node:zlib';
   readonly feed: FeedKind;
   readonly level?: number;
   readonly workers?: number;
@@ -155,6 +157,30 @@ const passThrough: TransformStage = { name: 'pass-through', create: () => new Pa
 const LEVELS = [1, 3, 6];
 const WORKERS = [0, 2];
 
+/**
+ * node:zlib's zstd, from Node 22.15 (and 23.8) on; typed here because @types/node follows the oldest Node supported.
+ * Its streams compress on libuv's thread pool, one call at a time per stream; zstd's own workers (nbWorkers) break its
+ * stream (ERR_STREAM_PUSH_AFTER_EOF, nodejs/node#59899), so its rows run without them.
+ */
+interface NodeZstd {
+  createZstdCompress(opts: { chunkSize: number; params: Record<number, number> }): Transform;
+  createZstdDecompress(opts: { chunkSize: number }): Transform;
+  readonly constants: Record<'ZSTD_c_compressionLevel' | 'ZSTD_c_checksumFlag', number>;
+}
+const nodeZstd = 'createZstdCompress' in zlib ? (zlib as unknown as NodeZstd) : undefined;
+/** zstd-napi's output size (ZSTD_CStreamOutSize), instead of zlib's 16 KiB default, so both push the same chunks. */
+const NODE_ZSTD_CHUNK = 128 * 1024;
+
+function nodeZstdRows(z: NodeZstd): RowSpec[] {
+  return [
+    ...LEVELS.map((level): RowSpec => ({ name: `node:zlib zstd -${level}`, group: 'compress', impl: 'node:zlib', feed: 'plain', level, workers: 0,
+      stages: () => [{ name: 'node-zstd-compress', create: () => z.createZstdCompress({ chunkSize: NODE_ZSTD_CHUNK,
+        params: { [z.constants.ZSTD_c_compressionLevel]: level, [z.constants.ZSTD_c_checksumFlag]: 1 } }) }] })),
+    { name: 'node:zlib zstd decompress', group: 'decompress', impl: 'node:zlib', feed: 'zstd',
+      stages: () => [{ name: 'node-zstd-decompress', create: () => z.createZstdDecompress({ chunkSize: NODE_ZSTD_CHUNK }) }] },
+  ];
+}
+
 export const STAGE_ROWS: readonly RowSpec[] = [
   { name: 'pipeline pass-through', group: 'pipeline', impl: 'copycat-db', feed: 'plain', stages: () => [passThrough] },
   ...LEVELS.flatMap((level) => WORKERS.flatMap((workers): RowSpec[] => [
@@ -165,6 +191,8 @@ export const STAGE_ROWS: readonly RowSpec[] = [
   ])),
   { name: 'zstd decompress', group: 'decompress', impl: 'copycat-db', feed: 'zstd', stages: () => [zstdDecompress()] },
   { name: 'zstd CLI -d', group: 'decompress', impl: 'cli', feed: 'zstd', command: () => ['zstd', ['-q', '-d', '-c']] },
+  // Only where this Node has them: `npm test` runs on Node 20 and 24, and every row present must run.
+  ...(nodeZstd ? nodeZstdRows(nodeZstd) : []),
   { name: 'encrypt (AES-256-GCM)', group: 'encrypt', impl: 'copycat-db', feed: 'plain', stages: (key) => [encrypt({ key })] },
   // Format 2: the same chunk stream behind a header of recipient stanzas; only the header differs.
   { name: 'encrypt to a recipient (format 2)', group: 'encrypt', impl: 'copycat-db', feed: 'plain',
@@ -548,7 +576,7 @@ export function stageMarkdown(rows: readonly StageResult[]): string {
 }
 
 function referenceFor(r: StageResult, rows: readonly StageResult[]): StageResult | undefined {
-  if (r.impl !== 'copycat-db') return undefined;
+  if (r.impl === 'cli') return undefined;
   if (r.group === 'compress') return rows.find((x) => x.impl === 'cli' && x.group === 'compress' && x.level === r.level && x.workers === r.workers);
   if (r.group === 'decompress' || r.group === 'encrypt') return rows.find((x) => x.impl === 'cli' && x.group === r.group);
   return undefined;

@@ -1,10 +1,6 @@
 import { CopycatError } from './errors.js';
 import type { Identity, Recipient } from './formats/recipients.js';
-import type { RestoreTarget } from './pg/restore-target.js';
-import { sinkByFormat } from './sinks/by-format.js';
-import { pgParallelRestore } from './sinks/pg-parallel-restore/index.js';
-import { pgRestore, psql } from './sinks/pg-restore/index.js';
-import type { SinkStage, TransformStage } from './stage.js';
+import type { TransformStage } from './stage.js';
 import { compressionByName, type CompressionName } from './transforms/compression/index.js';
 import { decrypt, encrypt, type EncryptStage } from './transforms/encrypt.js';
 
@@ -53,13 +49,4 @@ export function restoreTransforms(opts: ChainOptions): TransformStage[] {
     ...(opts.key || opts.identities?.length ? [decrypt({ key: opts.key, identities: opts.identities })] : []),
     ...(compression ? [compression.decompress()] : []),
   ];
-}
-
-/**
- * Restores a dump of any format into a database, choosing by the dump's first bytes: pg_restore, psql, or (for a
- * copycat-db parallel container) pgParallelRestore with `jobs`.
- */
-export function restoreSink(target: RestoreTarget & { create?: boolean; jobs?: number }): SinkStage {
-  return sinkByFormat('restore', (format) =>
-    format === 'parallel' ? pgParallelRestore(target) : format === 'custom' ? pgRestore(target) : psql(target));
 }

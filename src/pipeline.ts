@@ -30,9 +30,17 @@ export interface RunOptions {
   /** Aborting it stops every stage, kills child processes and rejects with the signal's reason. */
   readonly signal?: AbortSignal;
   readonly log?: Logger;
-  /** Called with the source's byte count at most once per `progressIntervalMs`, and once at the end. */
+  /**
+   * Called with the source's byte count at most once per `progressIntervalMs`, and once at the end; readings carry
+   * the expected size once `expectedSize` (by default the source's own) has answered.
+   */
   readonly onProgress?: (reading: MeterReading) => void;
   readonly progressIntervalMs?: number;
+  /**
+   * Replaces the source's expectedSize() for the readings: a caller that asks it anyway (an S3 upload plans its parts
+   * from it) passes its answer, so a query or an API call is not made twice. Only asked with `onProgress`.
+   */
+  readonly expectedSize?: () => Promise<number | undefined>;
 }
 
 /**
@@ -68,9 +76,13 @@ export class RunnablePipeline {
     const created: (Readable | Duplex | Writable)[] = [];
     try {
       created.push(await this.source.create(ctx));
+      const throttle = opts.onProgress && new Throttle(opts.onProgress, opts.progressIntervalMs ?? 1000);
+      // Asked once the source started (a Scaleway export knows its size only then), and not awaited: progress
+      // without it is still progress, and the run must not wait for a query or a HEAD request.
+      const expectedSize = opts.expectedSize ?? this.source.expectedSize?.bind(this.source);
+      if (throttle && expectedSize) expectedSize().then((bytes) => throttle.expect(bytes), () => {});
       for (const t of this.transforms) created.push(await t.create(ctx));
       created.push(await this.sink.create(ctx));
-      const throttle = opts.onProgress && new Throttle(opts.onProgress, opts.progressIntervalMs ?? 1000);
       const counters = created.slice(1).map((_, i) => new ByteCounter(i === 0 && throttle ? (b) => throttle.tick(b) : undefined));
       const chain = created.flatMap((stream, i) => (i < counters.length ? [stream, counters[i]!] : [stream]));
       await streamPipeline(chain, { signal: controller.signal });

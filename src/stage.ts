@@ -36,6 +36,8 @@ export interface SourceFacts {
   /** The database name alone, never a connection string (which may hold a password). */
   readonly database?: string;
   readonly serverVersion?: string;
+  /** The version of the pg_dump that wrote the dump (`15.18 (Debian 15.18-0+deb12u1)`), where one ran. */
+  readonly dumpVersion?: string;
   /** As the dump's first bytes showed, where the source looked; else as it was asked for. */
   readonly format: DumpFormat | 'parallel' | 'unknown';
   /** Every table with its exact rows in the dump's own snapshot, where the source counted them. */

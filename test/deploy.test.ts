@@ -129,17 +129,25 @@ test('the timers: daily, catch up after downtime, spread over half an hour', () 
   }
 });
 
-test('the Dockerfile: two stages, npm ci + tsc, slim runtime with postgresql-client-15 and tini, not root', () => {
+test('the Dockerfile: two stages, npm ci + tsc, slim runtime with the PostgreSQL clients 13 to 18 from apt.postgresql.org and tini, not root', () => {
   const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   const lines = text.split('\n').filter((l) => !l.startsWith('#'));
   const froms = lines.filter((l) => /^FROM /.test(l));
-  assert.deepEqual(froms, ['FROM node:20-bookworm AS build', 'FROM node:20-bookworm-slim']);
+  assert.deepEqual(froms, ['FROM node:24-bookworm AS build', 'FROM node:24-bookworm-slim']);
   const build = text.slice(text.indexOf(froms[0]!), text.indexOf(froms[1]!));
   const runtime = text.slice(text.indexOf(froms[1]!));
   assert.match(build, /npm ci\b/);
   assert.match(build, /tsc -p \./);
   assert.match(build, /npm prune --omit=dev/);
-  assert.match(runtime, /apt-get install[^\n]*\bpostgresql-client-15\b[^\n]*\btini\b/);
+  assert.match(runtime, /apt-get install[^\n]*\btini\b/);
+  // The PostgreSQL project's repository, its key pinned to it, then a client of every supported major.
+  assert.match(runtime, /curl [^\n]*-o (\S+\.asc) https:\/\/www\.postgresql\.org\/media\/keys\/ACCC4CF8\.asc/);
+  assert.match(runtime, /deb \[signed-by=\/usr\/share\/postgresql-common\/pgdg\/apt\.postgresql\.org\.asc\] https:\/\/apt\.postgresql\.org\/pub\/repos\/apt \$\{VERSION_CODENAME\}-pgdg main/);
+  const pgdg = runtime.indexOf('/etc/apt/sources.list.d/pgdg.list');
+  for (const major of [13, 14, 15, 16, 17, 18]) {
+    const at = runtime.search(new RegExp(`\\bpostgresql-client-${major}\\b`));
+    assert.ok(at > pgdg && pgdg > 0, `postgresql-client-${major} is installed after the PostgreSQL repository is added`);
+  }
   for (const path of ['bin', 'dist', 'node_modules', 'package.json']) {
     assert.match(runtime, new RegExp(`COPY --from=build \\S*/${path.replace('.', '\\.')} `), `the runtime gets ${path}`);
   }
@@ -189,4 +197,15 @@ test('each --help names the variable behind every flag that has one', () => {
     }
   }
   for (const setting of SETTINGS.filter((s) => s.program)) assert.match(help(), new RegExp(`env:\\s+${setting.env}\\b`));
+});
+
+test('the Kubernetes CronJob sets only declared settings, never runs two backups at once, and mounts no key file', () => {
+  const cronjob = readFileSync(join(ROOT, 'deploy', 'kubernetes', 'cronjob.yaml'), 'utf8');
+  const declared = new Set(SETTINGS.flatMap((s) => [s.env, s.fallbackEnv]).filter(Boolean));
+  const names = [...cronjob.matchAll(/\{ name: ([A-Z][A-Z0-9_]*), value:/g)].map((m) => m[1]!);
+  assert.ok(names.length >= 8, 'the CronJob sets its settings in env');
+  for (const name of names) assert.ok(declared.has(name), `${name} in the CronJob is a declared setting`);
+  assert.match(cronjob, /^\s+concurrencyPolicy: Forbid$/m);
+  assert.match(cronjob, /COPYCAT_RECIPIENTS_FILE/);
+  assert.doesNotMatch(cronjob, /COPYCAT_KEY_FILE|COPYCAT_IDENTITY_FILE/, 'the cluster writes backups it cannot read');
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pipeline } from '../src/pipeline.js';
 import { fileSink } from '../src/sinks/file.js';
-import { restoreSink } from '../src/chain.js';
+import { restoreSink } from '../src/restore-sink.js';
 import { fileSource } from '../src/sources/file.js';
 import { pgDump } from '../src/sources/pg-dump.js';
 import { zstdCompress } from '../src/transforms/compression/zstd.js';

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { backupTransforms, restoreSink, restoreTransforms } from '../src/chain.js';
+import { backupTransforms, restoreTransforms } from '../src/chain.js';
+import { restoreSink } from '../src/restore-sink.js';
 import { silentLogger } from '../src/log.js';
 import { pipeline } from '../src/pipeline.js';
 import { fileSink } from '../src/sinks/file.js';
@@ -158,7 +159,8 @@ test('library: parallel dump with a concurrent writer → zstd → encrypt → f
   assert.equal(tables.find((t) => t.name === 'public.empty_table')!.rows, 0);
   assert.equal(info.largeObjects, 1);
   const serverVersion = (await cluster.query<{ server_version: string }>('SHOW server_version'))[0]!.server_version;
-  assert.deepEqual(await source.facts!(), { kind: 'pg_parallel', database: 'source', serverVersion, format: 'parallel', tables });
+  assert.deepEqual(await source.facts!(), { kind: 'pg_parallel', database: 'source', serverVersion, dumpVersion: info.dumpVersion, format: 'parallel', tables });
+  assert.equal(String(info.dumpVersion).split(' ')[0], serverVersion.split(' ')[0], 'the schema came from the pg_dump of the server\'s own version');
   assert.ok(readFileSync(path).length < backup.bytesRead, 'compressed');
 
   await cluster.createDatabase('restored_lib');

@@ -2,7 +2,7 @@
 // a failure or a signal at any point leaves the target database as it was. Each case tries to break that.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { pipeline } from '../src/pipeline.js';
 import { fileSink } from '../src/sinks/file.js';
 import { plainSqlGate } from '../src/sinks/pg-restore/plain-sql-gate.js';
-import { restoreSink } from '../src/chain.js';
+import { restoreSink } from '../src/restore-sink.js';
 import { fileSource } from '../src/sources/file.js';
 import { pgDump } from '../src/sources/pg-dump.js';
 import type { TransformStage } from '../src/stage.js';
@@ -180,14 +180,16 @@ test('an encrypted backup restored with --no-encrypt says it is encrypted', asyn
 });
 
 test('children get libpq variables, never the S3 or Scaleway secrets or the ping URL', async () => {
-  const script = join(dir, 'env-dump.sh');
+  const bin = join(dir, 'env-dump-bin');
+  mkdirSync(bin);
   const seen = join(dir, 'env-seen');
-  writeFileSync(script, `#!/bin/sh\nenv > ${seen}\necho '-- PostgreSQL database dump complete'\n`, { mode: 0o755 });
+  writeFileSync(join(bin, 'pg_dump'), `#!/bin/sh\n[ "$1" = --version ] && { echo 'pg_dump (PostgreSQL) 99.0'; exit 0; }\n` +
+    `env > ${seen}\necho '-- PostgreSQL database dump complete'\n`, { mode: 0o755 });
   const env = { ...process.env, AWS_SECRET_ACCESS_KEY: 'aws-secret-value', SCW_SECRET_KEY: 'scw-secret-value', COPYCAT_PING_URL: 'https://hc.example/secret-uuid' };
   const saved = { ...process.env };
   Object.assign(process.env, env);
   try {
-    await pipeline(pgDump({ database: 'app', command: script, env: cluster.env })).to(fileSink(join(dir, 'env.out'))).run();
+    await pipeline(pgDump({ database: 'app', programs: { binDir: bin }, env: cluster.env })).to(fileSink(join(dir, 'env.out'))).run();
   } finally {
     for (const k of Object.keys(env)) if (!(k in saved)) delete process.env[k];
   }

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync, readFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { backupTransforms, restoreSink, restoreTransforms } from '../src/chain.js';
+import { backupTransforms, restoreTransforms } from '../src/chain.js';
+import { restoreSink } from '../src/restore-sink.js';
 import { pipeline } from '../src/pipeline.js';
 import { fileSink } from '../src/sinks/file.js';
 import { fileSource } from '../src/sources/file.js';
@@ -49,8 +50,10 @@ for (const format of ['custom', 'plain'] as const) {
       .run();
     assert.ok(backup.bytesRead > 100_000, 'the dump has the data');
     const serverVersion = (await cluster.query<{ server_version: string }>('SHOW server_version'))[0]!.server_version;
-    assert.deepEqual(await dump.facts!(), { kind: 'pg_dump', database: 'source', serverVersion, format },
+    const dumpVersion = (await dump.facts!()).dumpVersion;
+    assert.deepEqual(await dump.facts!(), { kind: 'pg_dump', database: 'source', serverVersion, dumpVersion, format },
       'the server version is learned even though nothing asked for the expected size');
+    assert.equal(dumpVersion?.split(' ')[0], serverVersion.split(' ')[0], 'the pg_dump of the server\'s own version');
     assert.equal(backup.stages.length, 4);
     assert.equal(backup.bytesWritten, readFileSync(path).length);
     assert.ok(readFileSync(path).subarray(0, 8).equals(ENCRYPTION_MAGIC), 'stored bytes are encrypted');

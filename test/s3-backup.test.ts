@@ -63,7 +63,8 @@ test('backup → list → restore through a locked bucket, with verified locks a
   assert.equal(rows[0]!.status, 'complete');
   assert.ok(rows[0]!.ratio > 1.5, 'zstd compressed the dump');
   const table = await runCli(['list', '--from', to], { env });
-  assert.match(table.stdout.toString(), new RegExp(`^ID +TIME +SIZE +RATIO +LOCKED UNTIL +KEYS +STATUS\\n${rows[0]!.id} .* complete\\n$`));
+  // COPYCAT_KEY_FILE is set, so list also says whether that key opens each backup.
+  assert.match(table.stdout.toString(), new RegExp(`^ID +TIME +SIZE +RATIO +LOCKED UNTIL +KEYS +READABLE +STATUS\\n${rows[0]!.id} .* [0-9a-f]{16} +yes +complete\\n$`));
 
   const id = rows[0]!.id;
   const manifest = await readManifest(bucket, manifestKey('prod/app', id));

@@ -327,6 +327,7 @@ function entry(ago: number, status: BackupStatus, opts: { lockedUntil?: Date | n
     problem: status === 'complete' ? undefined : 'test',
     warnings: [],
     dataVersion: status === 'deleted' ? undefined : data,
+    globalsVersion: undefined,
     manifestVersion: manifest,
     manifest: undefined,
     size: 100,

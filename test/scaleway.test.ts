@@ -19,6 +19,7 @@ import { scalewayRdb, TEMP_INSTANCE_NAME, guardedDeleteTempInstance, type Scalew
 import { digestDatabase, seedVariedDatabase } from './helpers/fixtures.js';
 import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
 import { startScalewayEmulator, type ScalewayEmulator, type ScalewayEmulatorOptions } from './helpers/scaleway-emulator.js';
+import { standIn, standInCalls } from './helpers/pg-stand-ins.js';
 
 const SECRET = 'f00dcafe-5ec2-4e7a-9b1d-5ec2e7000001';
 const REGION = 'fr-par';
@@ -427,8 +428,10 @@ test('snapshot-pgdump: private network attached, public endpoint removed, pg_dum
   assert.equal(bytes.subarray(0, 5).toString(), 'PGDMP');
   assert.equal(info.archiveFormat, 'custom');
   const serverVersion = (await cluster.query<{ server_version: string }>('SHOW server_version'))[0]!.server_version;
-  assert.deepEqual(await source.facts!(), { kind: 'scaleway-snapshot-pgdump', database: 'app', serverVersion, format: 'custom' },
+  const dumpVersion = (await source.facts!()).dumpVersion;
+  assert.deepEqual(await source.facts!(), { kind: 'scaleway-snapshot-pgdump', database: 'app', serverVersion, dumpVersion, format: 'custom' },
     'the server version was asked before the temporary instance went');
+  assert.equal(dumpVersion?.split(' ')[0], serverVersion.split(' ')[0], 'the pg_dump for the instance\'s engine (PostgreSQL-15)');
   assert.deepEqual(info.privateEndpoint, { ip: cluster.host, port: cluster.port });
   const tempId = String(info.tempInstanceId);
 
@@ -462,6 +465,20 @@ test('snapshot-pgdump: a failing pg_dump fails the run and leaves the temp insta
   const warn = cap.lines.find((l) => l.event === 'scaleway.temp_instance.left')!;
   assert.match(String(warn.fields.reason), /pg_dump/);
   assert.ok(e.instances.has(String(warn.fields.id)));
+});
+
+test('snapshot-pgdump: a pg_dump older than the instance\'s engine is refused before any temporary instance exists', async () => {
+  const { emu: e, prodId } = await emulator({ privateEndpoint: () => ({ ip: cluster.host, port: cluster.port }) });
+  withSnapshots(e, prodId);
+  const root = join(home, 'only14');
+  const err = await rejects(runSource(options(e, prodId, {
+    mode: 'snapshot-pgdump', privateNetworkId: 'pn-0a1b2c3d', sslMode: 'disable',
+    pgEnv: { PGUSER: cluster.user, PGPASSWORD: cluster.password },
+    pgDumpPrograms: { versionRoots: [standIn(root, 'pg_dump', '14.9')], path: '' },
+  }), capture().logger), 'PROGRAM_TOO_OLD');
+  assert.match(err.message, /^pg_dump 14\.9 \(.*\) cannot dump a PostgreSQL 15 server .*install postgresql-client-15 or newer/);
+  assert.equal(e.calls('/create-instance').length, 0, 'no billed instance was made');
+  assert.deepEqual(standInCalls(root), ['pg_dump 14.9: --version']);
 });
 
 test('create-instance is not retried blindly: a duplicate would be a billed instance nobody tracks', async () => {

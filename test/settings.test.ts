@@ -15,7 +15,7 @@ import { DESTINATION } from '../src/settings/catalog/backup.js';
 import { SETTINGS } from '../src/settings/catalog/index.js';
 import { RETAIN_DAYS } from '../src/settings/catalog/upload.js';
 import { configProblems } from '../src/settings/check.js';
-import type { BackupFlags, CheckFlags, ListFlags, PruneCommandFlags, RestoreFlags, VerifyFlags } from '../src/settings/flags.js';
+import type { BackupFlags, CheckFlags, ListFlags, PruneCommandFlags, RestoreFlags, VerifyFlags, ExportFlags, ShowFlags } from '../src/settings/flags.js';
 import { COMMANDS, commandsOf, longFlag, type CommandName, type Env } from '../src/settings/setting.js';
 import { BACKUP_MODES, modeNeeds } from '../src/sources/scaleway/modes.js';
 import { runCli } from './helpers/cli.js';
@@ -25,24 +25,34 @@ const BACKUP_KEYS = {
   to: true, database: true, mode: true, scwInstance: true, scwPrivateNetwork: true, scwWaitHours: true, format: true, jobs: true,
   compression: true, keyFile: true, encrypt: true, level: true, workers: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
   retainDays: true, lockMode: true, allowUnlocked: true, checksum: true, maxParts: true, partSize: true, expectedSize: true,
-  concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true,
+  concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true, pgBinDir: true,
+  keepDaily: true, keepWeekly: true, keepMonthly: true, keepYearly: true, globals: true,
 } satisfies Record<keyof BackupFlags, true>;
 const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
   backup: BACKUP_KEYS,
   check: { ...BACKUP_KEYS, json: true } satisfies Record<keyof CheckFlags, true>,
   restore: {
     from: true, backup: true, toDatabase: true, create: true, jobs: true, compression: true, keyFile: true, encrypt: true,
-    s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true,
+    s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true, keepOwners: true, table: true, schema: true, excludeSchema: true,
+    useList: true, globals: true, pgBinDir: true, legacyRclone: true, rcloneConfig: true, rcloneRemote: true,
   } satisfies Record<keyof RestoreFlags, true>,
-  list: { from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true, keyFile: true, identity: true } satisfies Record<keyof ListFlags, true>,
+  list: {
+    from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true, keyFile: true, identity: true, legacyRclone: true,
+    rcloneConfig: true, rcloneRemote: true,
+  } satisfies Record<keyof ListFlags, true>,
   prune: {
-    from: true, dryRun: true, s3Endpoint: true, s3Region: true, s3Timeout: true, olderThan: true, keepLast: true,
+    from: true, dryRun: true, s3Endpoint: true, s3Region: true, s3Timeout: true, olderThan: true, keepLast: true, json: true,
+    keepDaily: true, keepWeekly: true, keepMonthly: true, keepYearly: true,
   } satisfies Record<keyof PruneCommandFlags, true>,
   verify: {
     from: true, backup: true, keyFile: true, scratchDatabase: true, maintenanceDatabase: true, check: true, scrub: true,
     scrubFile: true, keep: true, replace: true, allowEmpty: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
-    identity: true,
+    identity: true, pgBinDir: true, legacyRclone: true, rcloneConfig: true, rcloneRemote: true,
   } satisfies Record<keyof VerifyFlags, true>,
+  show: { from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true } satisfies Record<keyof ShowFlags, true>,
+  export: {
+    from: true, to: true, backup: true, keyFile: true, identity: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
+  } satisfies Record<keyof ExportFlags, true>,
 };
 
 /** Every variable a setting declares: unset while a test parses, so the machine's own environment cannot leak in. */
@@ -133,6 +143,53 @@ test('the start-up check: labels, empty values, fallbacks, and variables only so
   // libpq's variables matter only where libpq connects.
   assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt'], { PGPORT: 'x' }), ['PGPORT: "x" is not a port number — the PostgreSQL port (1-65535)']);
   assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt', '--mode', 'scw-export', '-d', 'app', '--scw-instance', 'i'], { PGPORT: 'x', SCW_SECRET_KEY: 's', SCW_CONFIG_PATH: '' }), []);
+});
+
+test('--legacy-rclone: a crypt remote replaces --from and, with its own keys, the S3 variables; without one, --from and the password', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'copycat-settings-rclone-'));
+  try {
+    const conf = join(dir, 'rclone.conf');
+    const obscured = '3J-6Yw63Gb3tWi5zZf4P0nP9tA'; // any base64url of 16+ bytes reveals to something
+    writeFileSync(conf, `[keyed]\ntype = s3\naccess_key_id = a\nsecret_access_key = b\n\n[bare]\ntype = s3\n\n` +
+      `[old]\ntype = crypt\nremote = keyed:bucket/old\nfilename_encryption = off\npassword = ${obscured}\n\n` +
+      `[old-bare]\ntype = crypt\nremote = bare:bucket/old\nfilename_encryption = off\npassword = ${obscured}\n\n[plain]\ntype = crypt\nremote = /x\n`);
+    const legacy = ['--legacy-rclone', '--rclone-config', conf];
+    // The destination (the new repository) is not read with a remote, and the remote's keys need no AWS variables.
+    assert.deepEqual(check('restore', [...legacy, '--rclone-remote', 'old', '--to-database', 'x'], { COPYCAT_DESTINATION: 'ftp://new' }), []);
+    assert.deepEqual(check('list', [...legacy, '--rclone-remote', 'old-bare']), [
+      `AWS_ACCESS_KEY_ID: not set — the S3 access key id (with AWS_SECRET_ACCESS_KEY), or another source of credentials: ${OTHER_SOURCES}`,
+    ]);
+    assert.deepEqual(check('verify', [...legacy, '--rclone-remote', 'nope']), [`--rclone-remote: no remote [nope] in ${conf} (it has keyed, bare, old, old-bare, plain): pass the crypt remote's name to --rclone-remote`]);
+    assert.match(check('list', [...legacy, '--rclone-remote', 'plain'])[0]!, /^--rclone-remote: rclone remote \[plain\] in .*: filename_encryption is standard \(rclone's default\)/);
+    assert.deepEqual(check('list', ['--legacy-rclone', '--rclone-config', join(dir, 'absent'), '--rclone-remote', 'old']),
+      [`--rclone-config: cannot read the rclone config ${join(dir, 'absent')}: ENOENT — pass --rclone-config PATH (or set RCLONE_CONFIG)`], 'reported once');
+    const saved = { HOME: process.env.HOME, XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME };
+    try {
+      assert.match(check('list', ['--legacy-rclone', '--rclone-remote', 'old'], { HOME: dir, XDG_CONFIG_HOME: '' })[0]!,
+        new RegExp(`^--rclone-remote: cannot read the rclone config ${dir}/.config/rclone/rclone.conf: ENOENT`), "rclone's default path");
+    } finally {
+      for (const [name, value] of Object.entries(saved)) if (value === undefined) delete process.env[name]; else process.env[name] = value;
+    }
+    // Without a remote: --from, a repository, and the password for what reads data.
+    assert.deepEqual(check('restore', ['--legacy-rclone', '--from', `file:${dir}`, '--to-database', 'x']),
+      ['COPYCAT_RCLONE_PASSWORD: not set — with --legacy-rclone and no --rclone-remote: the crypt remote\'s password, plain (rclone reveal prints an obscured one) (or --rclone-remote NAME, which has it)']);
+    assert.deepEqual(check('verify', ['--legacy-rclone', '--from', `file:${dir}`], { COPYCAT_RCLONE_PASSWORD: 'pw' }), []);
+    assert.deepEqual(check('list', ['--legacy-rclone', '--from', `file:${dir}`]), [], 'list reads no data: no password');
+    assert.deepEqual(check('restore', ['--legacy-rclone', '--from', '-', '--to-database', 'x'], { COPYCAT_RCLONE_PASSWORD: 'pw' }),
+      ['--from: "-" is not a backup repository — restore --legacy-rclone works on s3://BUCKET/PREFIX or file:DIR (an existing directory)']);
+    // Without --legacy-rclone, none of it is read.
+    assert.deepEqual(check('list', ['--from', `file:${dir}`], { COPYCAT_RCLONE_REMOTE: 'nope', RCLONE_CONFIG: join(dir, 'absent') }), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--pg-bin-dir (COPYCAT_PG_BIN_DIR) is an existing directory, for backup, restore and verify', () => {
+  const holds = 'the directory of the pg_dump, pg_restore and psql to run, e.g. /usr/lib/postgresql/17/bin';
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt', '--pg-bin-dir', '/nonexistent/bin']), [`--pg-bin-dir: /nonexistent/bin is not a directory — ${holds}`]);
+  assert.deepEqual(check('restore', ['--from', '-', '--no-encrypt', '--to-database', 'app'], { COPYCAT_PG_BIN_DIR: '/etc/hostname' }),
+    [`COPYCAT_PG_BIN_DIR: /etc/hostname is not a directory — ${holds}`]);
+  assert.deepEqual(check('verify', ['--from', 'file:/var/backups/app/', '--pg-bin-dir', '/usr/bin']), []);
 });
 
 test('a malformed flag or variable behind a flag is a usage error (exit 2) that names the flag', async () => {

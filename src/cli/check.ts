@@ -55,6 +55,7 @@ async function needs(flags: CheckFlags, input: ReturnType<typeof checkInput>): P
       ...(location.kind === 's3' ? { credentials: credentialsText() } : {}),
     },
     lockDir: lockDir(process.env),
+    programs: { binDir: flags.pgBinDir },
     // The backup's metrics file: its variable is read by backup alone, so ask as backup.
     metricsFile: given(METRICS_FILE, { ...input, command: 'backup' }).value as string | undefined,
   };

@@ -4,11 +4,13 @@ import { TOOL_VERSION } from '../version.js';
 import { prepareArguments } from './arguments.js';
 import { backupCommand } from './backup.js';
 import { checkCommand } from './check.js';
+import { exportCommand } from './export.js';
 import { keygenCommand } from './keygen.js';
 import { listCommand } from './list.js';
 import { addProgramSettings } from './options.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
+import { showCommand } from './show.js';
 import { verifyCommand } from './verify.js';
 
 // The commands import what loads the AWS SDK or undici (S3, Scaleway, pings) only when they use it: loading them takes
@@ -35,6 +37,8 @@ export async function main(argv: string[]): Promise<void> {
   pruneCommand(program);
   keygenCommand(program);
   verifyCommand(program);
+  showCommand(program);
+  exportCommand(program);
   checkCommand(program);
   try {
     await program.parseAsync(args, { from: 'user' });

@@ -51,17 +51,8 @@ export async function writeMetricsFile(path: string, run: RunRecord): Promise<vo
 export function renderMetrics(run: RunRecord, previous: readonly Sample[] = []): string {
   const labels = { command: run.command, destination: run.destination };
   const mine = (s: Sample) => s.labels.command === labels.command && s.labels.destination === labels.destination && Object.keys(s.labels).length === 2;
-  const finished = run.finishedAt.getTime() / 1000;
-  const lastSuccess = run.success ? finished : previous.find((s) => s.name === 'copycat_db_last_success_timestamp_seconds' && mine(s))?.value ?? 0;
-  const values: Record<MetricName, number> = {
-    copycat_db_last_run_timestamp_seconds: finished,
-    copycat_db_last_success_timestamp_seconds: lastSuccess,
-    copycat_db_duration_seconds: run.durationMs / 1000,
-    copycat_db_bytes_read: run.bytesRead ?? 0,
-    copycat_db_bytes_stored: run.success ? run.bytesStored ?? 0 : 0,
-    copycat_db_compression_ratio: run.success && run.compressionRatio !== undefined ? run.compressionRatio : NaN,
-    copycat_db_last_run_success: run.success ? 1 : 0,
-  };
+  const lastSuccess = run.success ? undefined : previous.find((s) => s.name === 'copycat_db_last_success_timestamp_seconds' && mine(s))?.value ?? 0;
+  const values = metricValues(run, lastSuccess);
   const lines: string[] = [];
   for (const name of Object.keys(METRICS) as MetricName[]) {
     const samples = [...previous.filter((s) => s.name === name && !mine(s)), { name, labels, value: values[name] }]
@@ -70,6 +61,32 @@ export function renderMetrics(run: RunRecord, previous: readonly Sample[] = []):
     lines.push(`# HELP ${name} ${METRICS[name]}`, `# TYPE ${name} gauge`, ...samples);
   }
   return lines.join('\n') + '\n';
+}
+
+/** This run's value of every metric; `lastSuccess` is the previous one when this run failed. */
+function metricValues(run: RunRecord, lastSuccess: number | undefined): Record<MetricName, number> {
+  const finished = run.finishedAt.getTime() / 1000;
+  return {
+    copycat_db_last_run_timestamp_seconds: finished,
+    copycat_db_last_success_timestamp_seconds: run.success ? finished : lastSuccess ?? 0,
+    copycat_db_duration_seconds: run.durationMs / 1000,
+    copycat_db_bytes_read: run.bytesRead ?? 0,
+    copycat_db_bytes_stored: run.success ? run.bytesStored ?? 0 : 0,
+    copycat_db_compression_ratio: run.success && run.compressionRatio !== undefined ? run.compressionRatio : NaN,
+    copycat_db_last_run_success: run.success ? 1 : 0,
+  };
+}
+
+/**
+ * The body pushed to a Prometheus Pushgateway group of this command and destination (the labels are the group's).
+ * A failed run leaves out the last-success time: pushed with POST, the gateway keeps the previous one.
+ */
+export function renderPushedMetrics(run: RunRecord): string {
+  const values = metricValues(run, undefined);
+  return (Object.keys(METRICS) as MetricName[])
+    .filter((name) => run.success || name !== 'copycat_db_last_success_timestamp_seconds')
+    .flatMap((name) => [`# HELP ${name} ${METRICS[name]}`, `# TYPE ${name} gauge`, `${name} ${formatValue(values[name])}`])
+    .join('\n') + '\n';
 }
 
 function renderLabels(labels: Readonly<Record<string, string>>): string {

@@ -27,7 +27,9 @@ export function addSettings(command: Command, name: CommandName): Command {
   return command.hook('preAction', (_, action) => {
     // An empty value is unset, as for every setting (an `X=` line in an environment file, or `--flag ''`).
     for (const [key, value] of Object.entries(action.opts())) {
-      if (value === '') action.setOptionValueWithSource(key, undefined, action.getOptionValueSource(key)!);
+      // A repeatable flag's variable arrives as [''].
+      const empty = value === '' || (Array.isArray(value) && value.every((v) => v === ''));
+      if (empty) action.setOptionValueWithSource(key, undefined, action.getOptionValueSource(key)!);
     }
     for (const setting of switches) applySwitchVariable(action, setting, useOf(setting, name)!.flag!);
   });

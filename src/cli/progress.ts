@@ -13,7 +13,8 @@ export interface TerminalStream {
 }
 
 /**
- * A one-line live status on a terminal (`⠹ backup  1.21 GiB read  48.3 MiB/s  0:00:25`), redrawn in place from
+ * A one-line live status on a terminal (`⠹ backup  1.21 GiB read  48.3 MiB/s  0:00:25`; once the source's expected
+ * size is known, `⠹ backup  1.21 GiB of 2.50 GiB  48%  48.3 MiB/s  0:00:25  ETA 0:00:27`), redrawn in place from
  * RunOptions.onProgress. Log lines go through `writeLine`, which clears the bar, prints the line and redraws, so the
  * two never garble each other. `stop()` clears it for good. Only used when stderr is a TTY.
  */
@@ -23,7 +24,8 @@ export class ProgressBar implements LineSink {
   private shown = false;
   private stopped = false;
   private frame = 0;
-  private lastDraw = 0;
+  // The first reading draws at once, however soon after the process started.
+  private lastDraw = -Infinity;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly label: string, private readonly out: TerminalStream = process.stderr) {
@@ -55,7 +57,16 @@ export class ProgressBar implements LineSink {
   /** The status text, without terminal control sequences. */
   render(reading: MeterReading, elapsedMs: number): string {
     const rate = reading.rate > 0 ? `${formatBytes(Math.round(reading.rate))}/s` : '—/s';
-    return `${SPINNER[this.frame % SPINNER.length]} ${this.label}  ${formatBytes(reading.bytes)} read  ${rate}  ${clock(elapsedMs)}`;
+    const spinner = `${SPINNER[this.frame % SPINNER.length]} ${this.label}`;
+    const expected = reading.expectedBytes;
+    // The expected size is an estimate (pg_database_size counts indexes and free space): once passed, it says nothing.
+    if (expected === undefined || reading.bytes > expected) {
+      return `${spinner}  ${formatBytes(reading.bytes)} read  ${rate}  ${clock(elapsedMs)}`;
+    }
+    // Rounded down, so 100% means every expected byte went through.
+    const percent = Math.floor((reading.bytes * 100) / expected);
+    const eta = reading.rate > 0 ? `  ETA ${clock(((expected - reading.bytes) * 1000) / reading.rate)}` : '';
+    return `${spinner}  ${formatBytes(reading.bytes)} of ${formatBytes(expected)}  ${percent}%  ${rate}  ${clock(elapsedMs)}${eta}`;
   }
 
   private draw(): void {

@@ -4,7 +4,7 @@ import { CopycatError, describeError } from '../errors.js';
 import { parseLocation } from '../location.js';
 import type { LogFields, Logger, LogFormat, LogLevel } from '../log.js';
 import { DESTINATION } from '../settings/catalog/backup.js';
-import { LOG_FORMAT, LOG_LEVEL, METRICS_FILE, PING_URL } from '../settings/catalog/run.js';
+import { LOG_FORMAT, LOG_LEVEL, METRICS_FILE, PING_URL, PUSHGATEWAY_URL, WEBHOOK_URL } from '../settings/catalog/run.js';
 import { assertConfig, given, type CheckInput } from '../settings/check.js';
 import { normalizeLocation } from '../settings/location.js';
 import type { Setting } from '../settings/setting.js';
@@ -12,7 +12,7 @@ import { isHttpUrl, metricsFileProblem } from '../settings/values.js';
 import type { MeterReading } from '../transforms/meter.js';
 import { acquireLock, type DestinationLock } from './lock.js';
 import { createLogger, isLogFormat, isLogLevel, Redactor, stderrLines, stdoutLines, type LineSink } from './logger.js';
-import { writeMetricsFile } from './metrics.js';
+import { writeMetricsFile, type RunRecord } from './metrics.js';
 import { checkInput } from './options.js';
 import { PROGRESS_REDRAW_MS, ProgressBar } from './progress.js';
 import type { RunSummary } from '../operations/summary.js';
@@ -61,6 +61,7 @@ const LOCKED_COMMANDS = new Set(['backup', 'prune']);
 export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const started = performance.now();
+    const startedAt = new Date();
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       if (controller.signal.aborted) return exitNow(signal, 'a second signal');
@@ -78,7 +79,12 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
     const pingUrl = pingSetting && isHttpUrl(pingSetting) ? pingSetting : undefined;
     const metricsSetting = settingText(METRICS_FILE, input);
     const metricsFile = metricsSetting && !metricsFileProblem(metricsSetting) ? metricsSetting : undefined;
-    const redactor = Redactor.fromEnv(env, pingSetting ? [pingSetting] : []);
+    // Invalid URLs are reported by the start-up check; the variable may hold several, space-separated.
+    const webhookSetting = given(WEBHOOK_URL, input).value as string | string[] | undefined;
+    const webhooks = (typeof webhookSetting === 'string' ? webhookSetting.split(/\s+/).filter(Boolean) : webhookSetting ?? []).filter(isHttpUrl);
+    const pushSetting = settingText(PUSHGATEWAY_URL, input);
+    const pushgateway = pushSetting && isHttpUrl(pushSetting) ? pushSetting : undefined;
+    const redactor = Redactor.fromEnv(env, [...(pingSetting ? [pingSetting] : []), ...webhooks]);
     const output = chooseOutput(input);
     const log: Logger = createLogger({ format: output.format, level: output.level, sink: output.sink, redactor });
 
@@ -136,21 +142,30 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
     if (message !== undefined && output.format === 'json') {
       log.log('error', 'run.failed', { error: message, ...(failure instanceof CopycatError ? { code: failure.code } : {}) });
     }
+    const record: RunRecord = {
+      command: name,
+      destination: labelOf(destination ?? '-'),
+      finishedAt: new Date(),
+      durationMs: performance.now() - started,
+      success: failure === undefined,
+      bytesRead: lastReading?.bytes,
+      bytesStored: totals?.stored_bytes,
+      compressionRatio: totals && totals.stored_bytes > 0 ? totals.dump_bytes / totals.stored_bytes : undefined,
+    };
     if (metricsFile && destination !== undefined) {
       try {
-        await writeMetricsFile(metricsFile, {
-          command: name,
-          destination: labelOf(destination),
-          finishedAt: new Date(),
-          durationMs: performance.now() - started,
-          success: failure === undefined,
-          bytesRead: lastReading?.bytes,
-          bytesStored: totals?.stored_bytes,
-          compressionRatio: totals && totals.stored_bytes > 0 ? totals.dump_bytes / totals.stored_bytes : undefined,
-        });
+        await writeMetricsFile(metricsFile, record);
       } catch (err) {
         log.log('warn', 'metrics.failed', { file: metricsFile, error: describeError(err) });
       }
+    }
+    if (webhooks.length || pushgateway) {
+      const { postWebhooks, pushMetrics, runNotice } = await import('./notify.js');
+      const fields = Object.fromEntries(Object.entries(summary ?? {}).map(([k, v]) => [k, typeof v === 'string' ? redactor.string(v) : v]));
+      await Promise.all([
+        webhooks.length ? postWebhooks(webhooks, runNotice(record, startedAt, fields, message), log) : undefined,
+        pushgateway ? pushMetrics(pushgateway, record, log) : undefined,
+      ]);
     }
     await sendPing?.(failure === undefined ? 'success' : 'fail', log, message ?? redactor.string(summary ? summaryText(name, summary) : `${name} done`));
     process.off('SIGINT', onSignal);

@@ -2,6 +2,7 @@ import { databaseTarget, isConnectionString } from '../pg/conninfo.js';
 import { CopycatError } from '../errors.js';
 import type { SourceFlags } from '../settings/flags.js';
 import { pgDump } from '../sources/pg-dump.js';
+import { pgGlobals, type PgGlobalsStage } from '../sources/pg-globals.js';
 import { pgParallel } from '../sources/pg-parallel/index.js';
 import { defaultMode, type BackupMode } from '../sources/scaleway/modes.js';
 import type { SourceStage } from '../stage.js';
@@ -20,6 +21,7 @@ export interface ChosenSource {
  */
 export async function backupSource(flags: SourceFlags, toRepository: boolean): Promise<ChosenSource> {
   const mode: BackupMode = flags.mode ?? defaultMode(flags.scwInstance);
+  const programs = { binDir: flags.pgBinDir };
   if (flags.jobs !== undefined && flags.format !== 'parallel') {
     throw new CopycatError('OPTION_INVALID', '--jobs applies to --format parallel only');
   }
@@ -27,12 +29,12 @@ export async function backupSource(flags: SourceFlags, toRepository: boolean): P
     if (mode !== 'pgdump') throw new CopycatError('OPTION_INVALID', `--format parallel reads the database itself: it cannot be used with --mode ${mode}`);
     // A connection string's parts (password included) reach pgParallel's connections and pg_dump as PG* variables.
     const { database, env } = databaseTarget(flags.database);
-    return { source: pgParallel({ database, env, jobs: flags.jobs }), kind: 'pg_parallel', database };
+    return { source: pgParallel({ database, env, jobs: flags.jobs, programs }), kind: 'pg_parallel', database };
   }
   if (mode === 'pgdump') {
     // pgDump resolves a connection string itself; resolving it here too checks it before anything starts.
     const { database } = databaseTarget(flags.database);
-    return { source: pgDump({ database: flags.database, format: flags.format, countTables: toRepository }), kind: 'pg_dump', database };
+    return { source: pgDump({ database: flags.database, format: flags.format, countTables: toRepository, programs }), kind: 'pg_dump', database };
   }
   // The start-up check (src/settings, modeNeeds) has already refused a missing instance or database.
   if (isConnectionString(flags.database!)) {
@@ -48,9 +50,25 @@ export async function backupSource(flags: SourceFlags, toRepository: boolean): P
       privateNetworkId: flags.scwPrivateNetwork,
       pgEnv,
       pgDumpFormat: flags.format,
+      pgDumpPrograms: programs,
       waitTimeoutMs: flags.scwWaitHours * 3600_000,
     }),
     kind: `scaleway-${mode}`,
     database: flags.database,
   };
+}
+
+/**
+ * The server's globals for `backup --globals`: refused, before anything runs, where a backup has no place for them
+ * (a plain stream) or no server to read them from (a Scaleway mode takes its dump from the API).
+ */
+export function globalsSource(flags: SourceFlags, toRepository: boolean): PgGlobalsStage {
+  const mode: BackupMode = flags.mode ?? defaultMode(flags.scwInstance);
+  if (!toRepository) {
+    throw new CopycatError('OPTION_INVALID', '--globals needs a repository (s3://BUCKET/PREFIX or file:DIR): a plain stream holds one dump, without room for the globals');
+  }
+  if (mode !== 'pgdump') {
+    throw new CopycatError('OPTION_INVALID', `--globals reads the server with pg_dumpall: it cannot be used with --mode ${mode}, whose dump comes from Scaleway's API`);
+  }
+  return pgGlobals({ database: flags.database });
 }

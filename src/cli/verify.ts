@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CopycatError, describeError } from '../errors.js';
 import type { VerifyFlags } from '../settings/flags.js';
+import { openLegacy } from './legacy.js';
 import { addSettings } from './options.js';
 import { openRepository } from './repository.js';
 import { action } from './run.js';
@@ -22,11 +23,14 @@ export function verifyCommand(program: Command): void {
       }
     }));
     const { formatVerifyReport, verify } = await import('../operations/verify/index.js');
+    const legacy = flags.legacyRclone ? await openLegacy(flags, 'verify', true) : undefined;
     const report = await verify({
-      repository: await openRepository(flags.from, 'verify', flags),
+      repository: legacy?.repository ?? await openRepository(flags.from, 'verify', flags),
       backupId: flags.backup,
       ...secrets,
+      ...(legacy?.rcloneKey ? { rcloneKey: legacy.rcloneKey } : {}),
       server: process.env,
+      programs: { binDir: flags.pgBinDir },
       maintenanceDatabase: flags.maintenanceDatabase,
       scratchDatabase: flags.scratchDatabase,
       checks: flags.check ?? [],

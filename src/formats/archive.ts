@@ -28,6 +28,20 @@ export function sniffArchiveFormat(head: Uint8Array): ArchiveFormat {
   return 'unknown';
 }
 
+/** A custom-format archive's format version (K_VERS), the three bytes after PGDMP: what a pg_restore must be able to read. */
+export interface ArchiveVersion {
+  readonly major: number;
+  readonly minor: number;
+  readonly rev: number;
+}
+
+/** The format version of a custom-format archive from its first bytes; undefined for anything else or too few bytes. */
+export function customArchiveVersion(head: Uint8Array): ArchiveVersion | undefined {
+  const buf = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (buf.length < PGDMP_MAGIC.length + 3 || !buf.subarray(0, PGDMP_MAGIC.length).equals(PGDMP_MAGIC)) return undefined;
+  return { major: buf[5]!, minor: buf[6]!, rev: buf[7]! };
+}
+
 /** Keeps a stream's first bytes as they pass and what they tell, for a stream that cannot wait for them. */
 export function sniffHead(seen: { head: Buffer; archiveFormat: ArchiveFormat }, chunk: Buffer): void {
   if (seen.head.length >= ARCHIVE_HEAD_BYTES) return;

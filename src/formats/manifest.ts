@@ -22,7 +22,8 @@ export interface Manifest {
   readonly formatVersion: typeof MANIFEST_FORMAT_VERSION;
   readonly toolVersion: string;
   readonly id: string;
-  readonly source: { readonly kind: string; readonly database?: string; readonly serverVersion?: string };
+  /** dumpVersion: the pg_dump's own version (absent in manifests written before it was recorded, and for Scaleway exports). */
+  readonly source: { readonly kind: string; readonly database?: string; readonly serverVersion?: string; readonly dumpVersion?: string };
   readonly dumpFormat: SourceFacts['format'];
   readonly sizes: { readonly plaintext: number; readonly stored: number; readonly compressed?: number };
   readonly sha256: { readonly plaintext: string; readonly stored: string };
@@ -40,10 +41,25 @@ export interface Manifest {
     readonly versionId: string;
     readonly retention: { readonly mode: LockMode; readonly retainUntil: string } | null;
   };
+  /**
+   * The server's roles, memberships and tablespaces (`pg_dumpall --globals-only`), for backups taken with --globals:
+   * a second object through the same chain (same compression, same key or recipients), locked until the same instant
+   * as the data object, with its own sizes and digests.
+   */
+  readonly globals?: ManifestGlobals;
   /** Tables with exact row counts at backup time, where the source could record them. */
   readonly tables?: readonly TableFact[];
   readonly startedAt: string;
   readonly finishedAt: string;
+}
+
+export interface ManifestGlobals {
+  readonly key: string;
+  readonly versionId: string;
+  readonly sizes: { readonly plaintext: number; readonly stored: number };
+  readonly sha256: { readonly plaintext: string; readonly stored: string };
+  /** False when the server refused to show role passwords (managed services) and they were dumped without them. */
+  readonly rolePasswords: boolean;
 }
 
 export function parseManifest(text: string, where: string): Manifest {

@@ -2,17 +2,15 @@
  * `copycat-db check`: everything a backup needs, proven without dumping a byte. Each check is independent, runs at
  * once with the others, and is bounded in time, so one server that never answers cannot hide the others' verdicts.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { CopycatError, describeError } from '../errors.js';
 import { parseRecipient } from '../formats/recipients.js';
 import { keyId } from '../formats/encrypted-stream.js';
 import { loadKeyFile, loadRecipientsFile } from '../key.js';
-import { childEnvironment, PG_CLIENT_HINT } from '../pg/child.js';
+import { choosePgProgram, pgDumpNeed, type PgProgramSearch } from '../pg/programs.js';
 import { pgClient } from '../pg/client.js';
 import { pgDumpCommand } from '../pg/dump.js';
 import type { RunOptions } from '../pipeline.js';
@@ -50,6 +48,8 @@ export interface BackupNeeds {
   readonly destination: { readonly repository: Repository; readonly credentials?: string } | { readonly file: string } | 'stdout';
   /** Where the run's lock file would go; it is created when missing. */
   readonly lockDir: string;
+  /** Where pg_dump is looked for (--pg-bin-dir): the one a backup would pick must be able to dump the server. */
+  readonly programs?: PgProgramSearch;
   /** The Prometheus textfile the backup would write, if any. */
   readonly metricsFile?: string;
 }
@@ -90,7 +90,7 @@ function backupProbes(needs: BackupNeeds, timeoutMs: number): [string, Probe][] 
   const metrics = needs.metricsFile;
   return [
     ['encryption', () => encryption(needs.encryption)],
-    source.kind === 'pg_dump' ? ['database', (signal) => database(source.database, timeoutMs, signal)] : ['scaleway', (signal) => scaleway(source, signal)],
+    source.kind === 'pg_dump' ? ['database', (signal) => database(source.database, needs.programs, timeoutMs, signal)] : ['scaleway', (signal) => scaleway(source, needs.programs, signal)],
     target,
     ['lock directory', () => writableDirectory(needs.lockDir, 'the lock directory')],
     ['metrics file', async () => (metrics ? metricsFile(metrics) : { skipped: 'none set (COPYCAT_METRICS_FILE, --metrics-file)' })],
@@ -134,9 +134,9 @@ async function encryption(given: BackupNeeds['encryption']): Promise<string> {
 }
 
 /** The server answers with these credentials, and this pg_dump can dump it (pg_dump refuses a newer server). */
-async function database(name: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<string> {
+async function database(name: string | undefined, programs: PgProgramSearch | undefined, timeoutMs: number, signal: AbortSignal): Promise<string> {
   const dump = pgDumpCommand({ database: name });
-  let server: { version: string; num: string };
+  let server: { version: string };
   // A connect bounded a little past the check (whose own limit names the failure) leaves no socket behind when a host
   // never answers; the signal ends the rest (SIGTERM).
   const connection = pgClient(dump.env, dump.database, timeoutMs + 1_000);
@@ -144,8 +144,7 @@ async function database(name: string | undefined, timeoutMs: number, signal: Abo
   signal.addEventListener('abort', close, { once: true });
   try {
     await connection.connect();
-    [server] = (await connection.query<{ version: string; num: string }>(
-      `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num`)).rows as [typeof server];
+    [server] = (await connection.query<{ version: string }>(`SELECT current_setting('server_version') AS version`)).rows as [typeof server];
   } catch (err) {
     throw new CopycatError('DATABASE_UNREACHABLE', `cannot connect to ${dump.database ?? "libpq's default database"}: ${describeError(err)} — ` +
       'check PGHOST, PGPORT, PGUSER, PGPASSWORD (or ~/.pgpass) and --database', { cause: err });
@@ -153,30 +152,12 @@ async function database(name: string | undefined, timeoutMs: number, signal: Abo
     signal.removeEventListener('abort', close);
     close();
   }
-  const serverMajor = Math.floor(Number(server.num) / 10_000);
-  const program = dump.program();
-  const client = await pgDumpVersion(program.command, program.env);
-  if (client.major < serverMajor) {
-    throw new CopycatError('PG_DUMP_TOO_OLD', `${client.text} cannot dump PostgreSQL ${server.version} (pg_dump refuses a newer server): ` +
-      `install postgresql-client-${serverMajor} or newer`);
-  }
-  return `${dump.database ?? "libpq's default database"} on PostgreSQL ${server.version}; ${client.text}`;
-}
-
-async function pgDumpVersion(command: string, env: Record<string, string | undefined> | undefined): Promise<{ major: number; text: string }> {
-  let stdout: string;
-  try {
-    ({ stdout } = await promisify(execFile)(command, ['--version'], { env: childEnvironment(env) }));
-  } catch (err) {
-    throw new CopycatError('PROGRAM_MISSING', `cannot run ${command} --version: ${describeError(err)} — ${PG_CLIENT_HINT}`, { cause: err });
-  }
-  const major = /\(PostgreSQL\) (\d+)/.exec(stdout);
-  if (!major) throw new CopycatError('PROGRAM_FAILED', `${command} --version printed no PostgreSQL version: ${stdout.trim().slice(0, 100)}`);
-  return { major: Number(major[1]), text: stdout.trim().replace(/ \(PostgreSQL\)/, '') };
+  const pgDump = await choosePgProgram('pg_dump', programs, pgDumpNeed(server.version));
+  return `${dump.database ?? "libpq's default database"} on PostgreSQL ${server.version}; pg_dump ${pgDump.version.text} (${pgDump.command})`;
 }
 
 /** The instance exists and is usable, has the database, and (snapshot modes) a snapshot to start from. */
-async function scaleway(source: Extract<BackupNeeds['source'], { kind: 'scaleway' }>, signal: AbortSignal): Promise<string> {
+async function scaleway(source: Extract<BackupNeeds['source'], { kind: 'scaleway' }>, programs: PgProgramSearch | undefined, signal: AbortSignal): Promise<string> {
   // Loaded here: undici is needed by the Scaleway modes only.
   const { ScalewayApi } = await import('../sources/scaleway/api.js');
   const { loadScalewayCredentials } = await import('../sources/scaleway/config.js');
@@ -199,12 +180,8 @@ async function scaleway(source: Extract<BackupNeeds['source'], { kind: 'scaleway
     parts.push(`newest ready snapshot ${snapshot.id}${snapshot.created_at ? ` of ${snapshot.created_at}` : ''}`);
   }
   if (source.mode === 'snapshot-pgdump') {
-    const engineMajor = Number(/(\d+)/.exec(instance.engine)?.[1] ?? 0);
-    const client = await pgDumpVersion('pg_dump', undefined);
-    if (client.major < engineMajor) {
-      throw new CopycatError('PG_DUMP_TOO_OLD', `${client.text} cannot dump the instance's ${instance.engine}: install postgresql-client-${engineMajor} or newer`);
-    }
-    parts.push(client.text);
+    const pgDump = await choosePgProgram('pg_dump', programs, pgDumpNeed(/(\d+)/.exec(instance.engine)?.[1]));
+    parts.push(`pg_dump ${pgDump.version.text} (${pgDump.command})`);
   }
   return parts.join('; ');
 }

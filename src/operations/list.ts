@@ -1,7 +1,7 @@
 import type { Manifest } from '../formats/manifest.js';
 import type { DecryptionSecrets } from '../formats/stream-header.js';
 import type { RunOptions } from '../pipeline.js';
-import { listBackups, type BackupEntry, type Repository } from '../repository/index.js';
+import { findBackup, latestComplete, listBackups, type BackupEntry, type Repository } from '../repository/index.js';
 import { keyId } from '../formats/encrypted-stream.js';
 import { formatBytes } from '../units.js';
 
@@ -64,10 +64,59 @@ export function formatBackupTable(rows: readonly BackupRow[]): string {
   if (rows.length === 0) return 'no backups\n';
   const checked = rows.some((r) => r.readable !== undefined);
   const cells = [['ID', 'TIME', 'SIZE', 'RATIO', 'LOCKED UNTIL', 'KEYS', ...(checked ? ['READABLE'] : []), 'STATUS'],
-    ...rows.map((r) => [r.id, r.time.replace(/\.\d+Z$/, 'Z'), r.size === null ? '-' : formatBytes(r.size),
-      r.ratio === null ? '-' : `${r.ratio}`, r.lockedUntil?.replace(/\.\d+Z$/, 'Z') ?? '-', r.keys.join(',') || '-',
+    ...rows.map((r) => [r.id, tableTime(r.time), r.size === null ? '-' : formatBytes(r.size),
+      r.ratio === null ? '-' : `${r.ratio}`, r.lockedUntil ? tableTime(r.lockedUntil) : '-', r.keys.join(',') || '-',
       ...(checked ? [r.readable === undefined ? '-' : r.readable ? 'yes' : 'no'] : []), r.problem ? `${r.status} (${r.problem})` : r.status])];
-  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   const warnings = rows.flatMap((r) => r.warnings.map((w) => `warning: ${r.id}: ${w}\n`));
-  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n' + warnings.join('');
+  return alignedTable(cells) + warnings.join('');
 }
+
+/** One backup in full: its listing row, where it is, and the manifest it wrote (absent when unreadable or missing). */
+export interface BackupDetails extends BackupRow {
+  readonly location: string;
+  readonly manifest?: Manifest;
+}
+
+/** The backup with this id (any status), or the latest complete one. */
+export async function show(repository: Repository, backupId: string | undefined, run: Pick<RunOptions, 'signal'> = {}): Promise<BackupDetails> {
+  const entries = await listBackups(repository, { signal: run.signal });
+  const entry = backupId ? findBackup(entries, backupId, repository.location) : latestComplete(entries, repository.location);
+  return { ...backupRow(entry, undefined), location: repository.location, ...(entry.manifest ? { manifest: entry.manifest } : {}) };
+}
+
+/** `show` for people: one fact per line, then the tables with their rows. */
+export function formatBackupDetails(d: BackupDetails): string {
+  const m = d.manifest;
+  const lines: [string, string][] = [['id', d.id], ['status', d.problem ? `${d.status} (${d.problem})` : d.status], ['location', d.location],
+    ['locked until', d.lockedUntil ?? 'not locked']];
+  if (m) {
+    const encryption = !m.encryption ? 'none'
+      : m.encryption.algorithm === 'aes-256-gcm-stream-v2' ? `to recipients ${m.encryption.recipients.join(', ')}` : `key id ${m.encryption.keyId}`;
+    lines.push(
+      ['source', `${m.source.kind}${m.source.database ? ` ${m.source.database}` : ''}${m.source.serverVersion ? ` (server ${m.source.serverVersion})` : ''}`],
+      ['dump format', m.dumpFormat],
+      ['sizes', `plaintext ${formatBytes(m.sizes.plaintext)}${m.sizes.compressed !== undefined ? `, compressed ${formatBytes(m.sizes.compressed)}` : ''}, stored ${formatBytes(m.sizes.stored)}`],
+      ['compression', `${m.compression.algorithm}${m.compression.level !== undefined ? ` level ${m.compression.level}` : ''}`],
+      ['encryption', encryption],
+      ['sha256', `plaintext ${m.sha256.plaintext}, stored ${m.sha256.stored}`],
+      ['object', `${m.object.key} version ${m.object.versionId}${m.object.retention ? ` (${m.object.retention.mode} until ${m.object.retention.retainUntil})` : ''}`],
+      ['globals', m.globals ? `${m.globals.key} version ${m.globals.versionId}: plaintext ${formatBytes(m.globals.sizes.plaintext)}, stored ` +
+        `${formatBytes(m.globals.sizes.stored)}, ${m.globals.rolePasswords ? 'with' : 'WITHOUT'} role passwords; sha256 plaintext ${m.globals.sha256.plaintext}` : 'not taken (backup without --globals)'],
+      ['taken', `${m.startedAt} to ${m.finishedAt} by copycat-db ${m.toolVersion}`],
+      ['tables', m.tables ? `${m.tables.length}, ${m.tables.reduce((n, t) => n + t.rows, 0)} rows` : 'not recorded'],
+    );
+  }
+  const width = Math.max(...lines.map(([k]) => k.length));
+  const tables = (m?.tables ?? []).map((t) => `  ${t.name}  ${t.rows} rows${t.bytes !== undefined ? `, ${formatBytes(t.bytes)}` : ''}\n`);
+  const warnings = d.warnings.map((w) => `warning: ${w}\n`);
+  return lines.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('') + tables.join('') + warnings.join('');
+}
+
+/** Rows of cells (a heading first) as columns two spaces apart, one line each. */
+export function alignedTable(cells: readonly (readonly string[])[]): string {
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  return cells.map((c) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** An ISO time without its milliseconds, as tables show it. */
+export const tableTime = (iso: string): string => iso.replace(/\.\d+Z$/, 'Z');

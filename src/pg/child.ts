@@ -3,8 +3,12 @@ import { Readable, Writable } from 'node:stream';
 import { CopycatError } from '../errors.js';
 import { writeOrDrain } from '../streams.js';
 
+/** Where the PostgreSQL client of every major version comes from. */
+export const PG_CLIENT_SOURCE = 'on Debian and Ubuntu from the PostgreSQL project\'s repository, apt.postgresql.org; ' +
+  'the copycat-db Docker image has 13 to 18';
+
 /** What to do when pg_dump, pg_restore or psql is missing: every PostgreSQL program comes from the same package. */
-export const PG_CLIENT_HINT = 'install the PostgreSQL client (apt-get install postgresql-client-15)';
+export const PG_CLIENT_HINT = `install the PostgreSQL client, postgresql-client-NN with NN at least the server's major version (${PG_CLIENT_SOURCE})`;
 
 /** How to start one PostgreSQL program (pg_dump, pg_restore, psql); a missing one is reported with PG_CLIENT_HINT. */
 export interface ChildSpec {

@@ -1,7 +1,9 @@
 import type { DumpFormat } from '../formats/archive.js';
+import type { Logger } from '../log.js';
 import type { ChildSpec } from './child.js';
 import { libpqEnv, queryOnce } from './client.js';
 import { databaseTarget } from './conninfo.js';
+import { choosePgProgram, pgDumpNeed, type PgProgram, type PgProgramSearch } from './programs.js';
 
 /** How to run pg_dump: for a local database, or for a Scaleway snapshot's temporary instance. */
 export interface PgDumpSettings {
@@ -16,8 +18,8 @@ export interface PgDumpSettings {
   readonly env?: Record<string, string>;
   /** Extra pg_dump arguments, e.g. ['--exclude-table=audit_log']. */
   readonly args?: readonly string[];
-  /** The pg_dump binary; defaults to the one on PATH. */
-  readonly command?: string;
+  /** Where pg_dump is looked for (see choosePgProgram): it must be at least as new as the server. */
+  readonly programs?: PgProgramSearch;
 }
 
 /** pg_dump's settings resolved once: the program to start, and this process's own way to the same database. */
@@ -29,8 +31,13 @@ export interface PgDumpCommand {
   readonly env: Record<string, string | undefined>;
   /** The caller's extra pg_dump arguments. */
   readonly args: readonly string[];
-  /** pg_dump, with `extraArgs` (a census's `--snapshot`) after the caller's. */
-  program(extraArgs?: readonly string[]): ChildSpec;
+  /**
+   * Asks the server's version and picks the pg_dump for it; refuses one older than the server, before anything runs.
+   * The server unreachable, the newest pg_dump found is taken, and reports why when it runs.
+   */
+  choose(log?: Logger): Promise<PgProgram>;
+  /** The chosen pg_dump, with `extraArgs` (a census's `--snapshot`) after the caller's. */
+  program(pgDump: PgProgram, extraArgs?: readonly string[]): ChildSpec;
   /** pg_database_size, learning the server's version on the way; undefined when the server cannot be asked. */
   databaseSize(): Promise<number | undefined>;
   /** The server's version: as already learned, else asked; undefined when the server cannot be asked. */
@@ -56,14 +63,16 @@ export function pgDumpCommand(settings: PgDumpSettings): PgDumpCommand {
       return undefined;
     }
   };
+  const serverVersion = async () => knownServerVersion ?? (await ask(`SELECT current_setting('server_version') AS version`))?.version;
   return {
     database: target.database,
     format,
     env,
     args,
-    program: (extraArgs = []) => ({
+    choose: async (log) => choosePgProgram('pg_dump', settings.programs, pgDumpNeed(await serverVersion()), log),
+    program: (pgDump, extraArgs = []) => ({
       name: 'pg_dump',
-      command: settings.command ?? 'pg_dump',
+      command: pgDump.command,
       // The archive's own zlib compression is slow and single-threaded; a later zstd stage does better.
       args: [`--format=${format}`, ...(format === 'custom' ? ['--compress=0'] : []), ...args, ...extraArgs],
       // The database travels as PGDATABASE, which libpq takes literally, never as --dbname, which it re-parses.
@@ -74,7 +83,7 @@ export function pgDumpCommand(settings: PgDumpSettings): PgDumpCommand {
         `SELECT pg_database_size(current_database())::text AS size, current_setting('server_version') AS version`);
       return row && Number(row.size);
     },
-    serverVersion: async () => knownServerVersion ?? (await ask(`SELECT current_setting('server_version') AS version`))?.version,
+    serverVersion,
     get knownServerVersion() {
       return knownServerVersion;
     },

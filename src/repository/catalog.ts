@@ -2,7 +2,7 @@ import { CopycatError, describeError } from '../errors.js';
 import { MAX_MANIFEST_BYTES, parseManifest, type Manifest } from '../formats/manifest.js';
 import { formatBytes } from '../units.js';
 import type { Repository } from './index.js';
-import { isBackupId, listPrefix, parseKey } from './layout.js';
+import { isBackupId, listPrefix, parseKey, type ObjectKind } from './layout.js';
 import type { StoredVersion } from './store.js';
 
 /**
@@ -10,20 +10,22 @@ import type { StoredVersion } from './store.js';
  * version or a delete marker to any key, but no one can add an older version or delete a locked one. So a backup is
  * judged by the versions it wrote itself, never by the newest ones:
  * - the manifest is the OLDEST version of ID.manifest.json that is not a delete marker (the backup writes it once);
- * - the data is exactly the version of ID.backup that this manifest names (object.versionId), of the size it records.
+ * - the data is exactly the version of ID.backup that this manifest names (object.versionId), of the size it records,
+ *   and so are its globals (ID.globals), when the manifest names any (globals.versionId).
  *
  * - `complete`: that manifest is valid and its data version exists with the recorded size. Newer versions and delete
  *   markers on either key change nothing but `warnings`;
  * - `incomplete`: data versions without a manifest (the upload did not finish, or its lock was never verified), or
- *   with a manifest that is unreadable, too large, or names a version or size that is not there (`problem` says which);
+ *   with a manifest that is unreadable, too large, or names a version or size that is not there (`problem` says which),
+ *   and globals objects without any manifest;
  * - `orphan-manifest`: manifest versions without any data version;
  * - `deleted`: only delete markers are left, no version of either key.
  */
 export type BackupStatus = 'complete' | 'incomplete' | 'orphan-manifest' | 'deleted';
 
-/** One version (or delete marker) of a backup's data or manifest key. */
+/** One version (or delete marker) of a backup's data, globals or manifest key. */
 export interface ObjectVersion extends StoredVersion {
-  readonly kind: 'data' | 'manifest';
+  readonly kind: ObjectKind;
 }
 
 /**
@@ -62,6 +64,11 @@ export interface BackupEntry {
    * not a delete marker (the one the upload wrote), for the lock and for prune.
    */
   readonly dataVersion: ObjectVersion | undefined;
+  /**
+   * The globals version restore reads: the one the manifest names. Without a usable manifest, the oldest version of
+   * the globals key that is not a delete marker; undefined for a backup without globals.
+   */
+  readonly globalsVersion: ObjectVersion | undefined;
   /** The manifest version the backup wrote: the oldest version of the manifest key that is not a delete marker. */
   readonly manifestVersion: ObjectVersion | undefined;
   /** `manifestVersion` parsed; undefined when missing, unreadable or too large. */
@@ -77,8 +84,8 @@ export interface BackupEntry {
   /** `lock.until` when there is a retention (possibly already passed). */
   readonly lockedUntil: Date | undefined;
   /**
-   * Every version and delete marker of the backup's two keys (what prune deletes): the manifest key's first, then
-   * the data key's, newest first within a key.
+   * Every version and delete marker of the backup's keys (what prune deletes): the manifest key's first, then the
+   * globals key's and the data key's, newest first within a key.
    */
   readonly versions: readonly ObjectVersion[];
 }
@@ -116,15 +123,17 @@ interface Listed extends ObjectVersion {
   readonly seq: number;
 }
 
+type Group = Record<ObjectKind, Listed[]>;
+
 /** The store's listing, keys that parseKey accepts under the prefix only, grouped by backup id. */
-async function groupVersions(repo: Repository, signal: AbortSignal | undefined): Promise<Map<string, { data: Listed[]; manifest: Listed[] }>> {
-  const groups = new Map<string, { data: Listed[]; manifest: Listed[] }>();
+async function groupVersions(repo: Repository, signal: AbortSignal | undefined): Promise<Map<string, Group>> {
+  const groups = new Map<string, Group>();
   const listed = await repo.store.listVersions(listPrefix(repo.prefix), signal);
   listed.forEach((v, seq) => {
     const parsed = parseKey(repo.prefix, v.key);
     if (!parsed) return; // not ours: another prefix, or a name this tool never writes
     let group = groups.get(parsed.id);
-    if (!group) groups.set(parsed.id, (group = { data: [], manifest: [] }));
+    if (!group) groups.set(parsed.id, (group = { data: [], globals: [], manifest: [] }));
     group[parsed.kind].push({ ...v, kind: parsed.kind, seq });
   });
   return groups;
@@ -182,6 +191,10 @@ function keyWarnings(repo: Repository, all: readonly ObjectVersion[], own: Objec
     const older = all.slice(at + 1).filter((v) => !v.deleteMarker);
     if (newer.length) warnings.push(`${where} has ${plural(newer.length, 'newer version')} not written by this backup (${versionIds(newer)})`);
     if (older.length) warnings.push(`${where} has ${plural(older.length, 'older version')} not written by this backup (${versionIds(older)})`);
+  } else {
+    // Globals beside a manifest that names none.
+    const foreign = all.filter((v) => !v.deleteMarker);
+    if (foreign.length) warnings.push(`${where} has ${plural(foreign.length, 'version')} not written by this backup (${versionIds(foreign)})`);
   }
   const markers = all.filter((v) => v.deleteMarker);
   if (all[0]!.deleteMarker) {
@@ -192,43 +205,68 @@ function keyWarnings(repo: Repository, all: readonly ObjectVersion[], own: Objec
   return warnings;
 }
 
+/** What judge decided, and the versions it pinned. */
+interface Judged {
+  readonly status: BackupStatus;
+  readonly problem: string | undefined;
+  readonly dataVersion: ObjectVersion | undefined;
+  readonly globalsVersion: ObjectVersion | undefined;
+  readonly manifest: Manifest | undefined;
+}
+
+/** Newest first, as listed: the objects alone, and the oldest of them (what a backup wrote, and no later writer can displace). */
+function objectsOf(all: readonly ObjectVersion[]): { objects: ObjectVersion[]; oldest: ObjectVersion | undefined } {
+  const objects = all.filter((v) => !v.deleteMarker);
+  return { objects, oldest: objects.at(-1) };
+}
+
 /** Pins the versions the backup wrote and judges it (see BackupStatus). */
-function judge(
-  id: string, repo: Repository, dataAll: ObjectVersion[], manifestAll: ObjectVersion[], read: ManifestRead | undefined,
-): { status: BackupStatus; problem: string | undefined; dataVersion: ObjectVersion | undefined; manifest: Manifest | undefined } {
-  const dataObjects = dataAll.filter((v) => !v.deleteMarker);
-  const manifestObjects = manifestAll.filter((v) => !v.deleteMarker);
-  // The oldest: what an upload wrote, and what no later writer can displace.
-  const oldestData = dataObjects[dataObjects.length - 1];
-  if (dataObjects.length === 0 && manifestObjects.length === 0) {
-    return { status: 'deleted', problem: 'deleted: only delete markers are left', dataVersion: undefined, manifest: undefined };
+function judge(id: string, repo: Repository, all: Record<ObjectKind, ObjectVersion[]>, read: ManifestRead | undefined): Judged {
+  const data = objectsOf(all.data);
+  const globals = objectsOf(all.globals);
+  const manifestObjects = all.manifest.filter((v) => !v.deleteMarker);
+  const unpinned = { dataVersion: data.oldest, globalsVersion: globals.oldest };
+  if (data.objects.length === 0 && globals.objects.length === 0 && manifestObjects.length === 0) {
+    return { status: 'deleted', problem: 'deleted: only delete markers are left', ...unpinned, manifest: undefined };
   }
   const manifest = read?.manifest;
   if (!manifest) {
-    if (dataObjects.length === 0) {
-      return { status: 'orphan-manifest', problem: `manifest without data object${read?.problem ? ` (${read.problem})` : ''}`, dataVersion: undefined, manifest: undefined };
+    if (data.objects.length === 0 && globals.objects.length === 0) {
+      return { status: 'orphan-manifest', problem: `manifest without data object${read?.problem ? ` (${read.problem})` : ''}`, ...unpinned, manifest: undefined };
     }
     return {
       status: 'incomplete',
       problem: read ? read.problem : 'no manifest: the upload did not finish, or its lock was never verified',
-      dataVersion: oldestData,
+      ...unpinned,
       manifest: undefined,
     };
   }
-  const incomplete = (problem: string, dataVersion = oldestData) =>
-    ({ status: dataObjects.length ? 'incomplete' : 'orphan-manifest', problem, dataVersion, manifest } as const);
-  const key = dataAll[0]?.key;
+  const incomplete = (problem: string, dataVersion = data.oldest): Judged =>
+    ({ status: data.objects.length ? 'incomplete' : 'orphan-manifest', problem, dataVersion, globalsVersion: globals.oldest, manifest });
+  const key = all.data[0]?.key;
   if (manifest.id !== id) return incomplete(`manifest is for backup ${manifest.id}, not ${id}`);
   if (key !== undefined && manifest.object?.key !== key) return incomplete(`manifest names object ${String(manifest.object?.key)}, not ${key}`);
-  const named = dataObjects.find((v) => v.versionId === manifest.object.versionId);
+  const named = data.objects.find((v) => v.versionId === manifest.object.versionId);
   if (!named) {
-    if (dataObjects.length === 0) return incomplete(`manifest without data object (it names version ${manifest.object.versionId})`);
-    return incomplete(`manifest names data version ${manifest.object.versionId}, which is not among the ${plural(dataObjects.length, 'version')} of ${repo.store.describe(key!)}`);
+    if (data.objects.length === 0) return incomplete(`manifest without data object (it names version ${manifest.object.versionId})`);
+    return incomplete(`manifest names data version ${manifest.object.versionId}, which is not among the ${plural(data.objects.length, 'version')} of ${repo.store.describe(key!)}`);
   }
   if (named.size !== manifest.sizes?.stored) {
     return incomplete(`data version ${named.versionId} holds ${String(named.size)} bytes, but the manifest says ${String(manifest.sizes?.stored)}`, named);
   }
-  return { status: 'complete', problem: undefined, dataVersion: named, manifest };
+  if (!manifest.globals) return { status: 'complete', problem: undefined, dataVersion: named, globalsVersion: undefined, manifest };
+  // The globals are part of the backup: without exactly the version the manifest names, it is not complete.
+  const want = manifest.globals;
+  const where = repo.store.describe(want.key);
+  const namedGlobals = all.globals[0]?.key === want.key ? globals.objects.find((v) => v.versionId === want.versionId) : undefined;
+  if (!namedGlobals) {
+    const found = globals.objects.length ? `, which is not among the ${plural(globals.objects.length, 'version')} of ${where}` : `: ${where} is missing`;
+    return incomplete(`manifest names globals version ${want.versionId}${found}`, named);
+  }
+  if (namedGlobals.size !== want.sizes.stored) {
+    return incomplete(`globals version ${namedGlobals.versionId} holds ${String(namedGlobals.size)} bytes, but the manifest says ${want.sizes.stored}`, named);
+  }
+  return { status: 'complete', problem: undefined, dataVersion: named, globalsVersion: namedGlobals, manifest };
 }
 
 /**
@@ -241,11 +279,10 @@ export async function listBackups(repo: Repository, options: ListBackupsOptions 
   const ids = [...groups.keys()].sort();
   return mapLimit(ids, options.concurrency ?? 8, async (id): Promise<BackupEntry> => {
     const group = groups.get(id)!;
-    const dataAll = newestFirst(group.data);
-    const manifestAll = newestFirst(group.manifest);
-    const manifestVersion = manifestAll.filter((v) => !v.deleteMarker).at(-1);
+    const all = { data: newestFirst(group.data), globals: newestFirst(group.globals), manifest: newestFirst(group.manifest) };
+    const manifestVersion = all.manifest.filter((v) => !v.deleteMarker).at(-1);
     const read = manifestVersion ? await readManifest(repo, manifestVersion, signal) : undefined;
-    const { status, problem, dataVersion, manifest } = judge(id, repo, dataAll, manifestAll, read);
+    const { status, problem, dataVersion, globalsVersion, manifest } = judge(id, repo, all, read);
 
     let lock: BackupLock;
     if (status === 'complete') {
@@ -265,8 +302,11 @@ export async function listBackups(repo: Repository, options: ListBackupsOptions 
       time: backupTime(id),
       status,
       problem,
-      warnings: [...keyWarnings(repo, dataAll, dataVersion), ...keyWarnings(repo, manifestAll, manifestVersion)],
+      warnings: [
+        ...keyWarnings(repo, all.data, dataVersion), ...keyWarnings(repo, all.globals, globalsVersion), ...keyWarnings(repo, all.manifest, manifestVersion),
+      ],
       dataVersion,
+      globalsVersion,
       manifestVersion,
       manifest,
       size: dataVersion?.size,
@@ -274,7 +314,7 @@ export async function listBackups(repo: Repository, options: ListBackupsOptions 
       compressionRatio: sizes && sizes.stored > 0 ? sizes.plaintext / sizes.stored : undefined,
       lock,
       lockedUntil: lock.kind === 'retention' ? lock.until : undefined,
-      versions: [...manifestAll, ...dataAll],
+      versions: [...all.manifest, ...all.globals, ...all.data],
     };
   });
 }

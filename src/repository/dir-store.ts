@@ -77,6 +77,10 @@ export function dirStore(dir: string): ObjectStore {
       }
     },
 
+    async extendLock() {
+      throw new CopycatError('LOCK_UNSUPPORTED', `${location} is a directory: its files have no lock to extend`);
+    },
+
     async listPending() {
       return (await files()).flatMap((f): PendingWrite[] => {
         const m = PARTIAL.exec(f.name);
@@ -153,6 +157,7 @@ export function dirStore(dir: string): ObjectStore {
       } finally {
         await d.close();
       }
+      return 'null';
     },
 
     dataSource: (key) => fileSource(path(key)),

@@ -2,7 +2,8 @@ import { dirStore } from './dir-store.js';
 import type { ObjectStore } from './store.js';
 
 /**
- * Where backups live: a store and a prefix in it, laid out as PREFIX/ID.backup + PREFIX/ID.manifest.json (layout.ts).
+ * Where backups live: a store and a prefix in it, laid out as PREFIX/ID.backup (+ PREFIX/ID.globals) +
+ * PREFIX/ID.manifest.json (layout.ts).
  * The catalog (list, choose), prune and every operation work on this alone, so an S3 bucket and a local directory
  * behave the same, except for what only a lock can give: a directory's backups can be deleted by anyone who may write
  * to it.

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * Object names under a prefix: PREFIX/ID.backup (the stored bytes) and PREFIX/ID.manifest.json (written last,
- * only once the data object's lock is verified). IDs sort by time, so listing order is backup order.
+ * Object names under a prefix: PREFIX/ID.backup (the stored bytes), PREFIX/ID.globals (the roles and tablespaces, for
+ * backups taken with --globals) and PREFIX/ID.manifest.json (written last, only once the other objects' locks are
+ * verified). IDs sort by time, so listing order is backup order.
  */
 export function newBackupId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -20,6 +21,7 @@ function join(prefix: string, name: string): string {
 }
 
 export const dataKey = (prefix: string, id: string): string => join(prefix, `${id}.backup`);
+export const globalsKey = (prefix: string, id: string): string => join(prefix, `${id}.globals`);
 export const manifestKey = (prefix: string, id: string): string => join(prefix, `${id}.manifest.json`);
 
 /** Where `copycat-db check` writes its short-lived test object: not a backup's name, so nothing else reads it. */
@@ -29,11 +31,15 @@ export const probeKey = (prefix: string, now = new Date()): string => join(prefi
 export const listPrefix = (prefix: string): string => (prefix ? `${prefix.replace(/\/+$/, '')}/` : '');
 
 /** Splits a key under the prefix into its backup id and kind, or undefined for keys that are not ours. */
-export function parseKey(prefix: string, key: string): { id: string; kind: 'data' | 'manifest' } | undefined {
+export function parseKey(prefix: string, key: string): { id: string; kind: ObjectKind } | undefined {
   const base = listPrefix(prefix);
   if (!key.startsWith(base)) return undefined;
   const name = key.slice(base.length);
-  const match = /^(.+)\.(backup|manifest\.json)$/.exec(name);
+  const match = /^(.+)\.(backup|globals|manifest\.json)$/.exec(name);
   if (!match || !isBackupId(match[1]!)) return undefined;
-  return { id: match[1]!, kind: match[2] === 'backup' ? 'data' : 'manifest' };
+  return { id: match[1]!, kind: KINDS[match[2]!]! };
 }
+
+/** The objects of one backup: its dump, its globals (optional) and its manifest. */
+export type ObjectKind = 'data' | 'globals' | 'manifest';
+const KINDS: Readonly<Record<string, ObjectKind>> = { backup: 'data', globals: 'globals', 'manifest.json': 'manifest' };

@@ -1,8 +1,9 @@
 import { CopycatError, describeError } from '../errors.js';
 import { silentLogger, type LogFields, type Logger } from '../log.js';
 import { mapLimit, type BackupEntry, type BackupStatus } from './catalog.js';
+import { gfsKeeps, validateGfs, type GfsRules } from './gfs.js';
 import type { Repository } from './index.js';
-import { listPrefix, parseKey } from './layout.js';
+import { listPrefix, parseKey, type ObjectKind } from './layout.js';
 import type { VersionLock } from './store.js';
 
 /*
@@ -18,7 +19,7 @@ import type { VersionLock } from './store.js';
  * older than a day (uploads that never finished), and unfinished writes of backup keys (S3 multipart uploads,
  * .partial files) started more than a day ago.
  * Other backups that are not complete (unreadable manifest, orphan manifest) follow the olderThanDays rule: an
- * unreadable manifest is no proof that the upload failed. A backup that goes loses every version of its two keys,
+ * unreadable manifest is no proof that the upload failed. A backup that goes loses every version of its keys,
  * including versions someone else wrote over them. Only keys that parseKey accepts under the prefix are touched: never
  * a sibling prefix, never another tool's objects. Deletions name the VersionIds the listing saw, so a version written
  * since is never touched.
@@ -35,12 +36,14 @@ export interface PruneOptions {
   readonly keepLast?: number;
   /** The time the rules are applied at (default: now); the server still enforces retention against its own clock. */
   readonly now?: Date;
+  /** Also keep the newest complete backup of each of the last N days, weeks, months, years (see gfs.ts). */
+  readonly gfs?: GfsRules;
 }
 
 /** One object version or delete marker that prune means to delete. */
 export interface PlannedVersion {
   readonly key: string;
-  readonly kind: 'data' | 'manifest';
+  readonly kind: ObjectKind;
   readonly versionId: string;
   readonly deleteMarker: boolean;
   /** The key's current version: a current delete marker hides the versions behind it. */
@@ -61,18 +64,24 @@ export interface PruneDecision {
   readonly reason: string;
   readonly lockedUntil: Date | undefined;
   /**
-   * Object versions to delete when action is 'delete', in deletion order (see deletionOrder): the data object's, then
-   * the manifest's, the backup's own version last on each key. Empty when kept.
+   * Object versions to delete when action is 'delete', in deletion order (see deletionOrder): the data object's, the
+   * globals', then the manifest's, the backup's own version last on each key. Empty when kept.
    */
   readonly versions: readonly PlannedVersion[];
   /** Delete markers to delete, after the versions: all of them, whether the backup goes or stays. */
   readonly deleteMarkers: readonly PlannedVersion[];
+  /**
+   * A kept backup that a weekly, monthly or yearly rule promoted beyond its lock: its own data, globals and manifest
+   * versions get their lock extended to `until`, in the same mode.
+   */
+  readonly extendLock?: { readonly mode: 'COMPLIANCE' | 'GOVERNANCE'; readonly until: Date; readonly versions: readonly PlannedVersion[] };
 }
 
 export interface PrunePlan {
   readonly now: Date;
   readonly olderThanDays: number;
   readonly keepLast: number;
+  readonly gfs: GfsRules;
   /** One decision per backup, oldest first. */
   readonly decisions: readonly PruneDecision[];
 }
@@ -90,6 +99,8 @@ export interface PruneOutcome {
   readonly versionsDeleted: number;
   /** Delete markers deleted, also of kept backups (in a dry run: that would be). */
   readonly deleteMarkersDeleted: number;
+  /** Where a GFS promotion extended the backup's lock to (in a dry run: would). */
+  readonly lockExtendedTo?: Date;
 }
 
 export interface UploadOutcome {
@@ -155,16 +166,21 @@ function toPlanned(v: BackupEntry['versions'][number], entry: BackupEntry): Plan
   };
 }
 
+/** Whether v is one of the versions the backup wrote itself (as the catalog pinned them). */
+function isOwn(entry: BackupEntry, v: { readonly key: string; readonly versionId: string }): boolean {
+  return [entry.dataVersion, entry.globalsVersion, entry.manifestVersion].some((o) => o !== undefined && o.key === v.key && o.versionId === v.versionId);
+}
+
+const DELETION_RANK: Readonly<Record<ObjectKind, number>> = { data: 0, globals: 2, manifest: 4 };
+
 /**
- * Deletion order within a backup: data versions, then manifest versions, and on each key the backup's own version
- * last (others newest first). The manifest goes last so that a run that dies or is refused part-way never leaves
- * data without its manifest: what can be left is a complete backup (only foreign versions went), or a manifest
+ * Deletion order within a backup: data versions, then globals, then manifest versions, and on each key the backup's
+ * own version last (others newest first). The manifest goes last so that a run that dies or is refused part-way never
+ * leaves data without its manifest: what can be left is a complete backup (only foreign versions went), or a manifest
  * without data (orphan-manifest), which is never restored and which a later prune removes.
  */
 function deletionOrder(entry: BackupEntry): PlannedVersion[] {
-  const own = (v: PlannedVersion): boolean =>
-    [entry.dataVersion, entry.manifestVersion].some((o) => o !== undefined && o.key === v.key && o.versionId === v.versionId);
-  const rank = (v: PlannedVersion): number => (v.kind === 'data' ? 0 : 2) + (own(v) ? 1 : 0);
+  const rank = (v: PlannedVersion): number => DELETION_RANK[v.kind] + (isOwn(entry, v) ? 1 : 0);
   const objects = entry.versions.filter((v) => !v.deleteMarker).map((v) => toPlanned(v, entry));
   return objects.map((v, i) => ({ v, i })).sort((a, b) => rank(a.v) - rank(b.v) || a.i - b.i).map(({ v }) => v);
 }
@@ -184,6 +200,10 @@ export function planPrune(entries: readonly BackupEntry[], options: PruneOptions
     throw new CopycatError('OPTION_INVALID', `--keep-last must be a whole number, 0 or more (got ${keepLast})`);
   }
   if (Number.isNaN(now.getTime())) throw new CopycatError('OPTION_INVALID', 'prune needs a valid current time');
+  const gfs = options.gfs ?? {};
+  const invalid = validateGfs(gfs);
+  if (invalid) throw new CopycatError('OPTION_INVALID', invalid);
+  const promoted = gfsKeeps(entries, gfs);
 
   const sorted = [...entries].sort((a, b) => a.time.getTime() - b.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const kept = new Set(
@@ -198,12 +218,20 @@ export function planPrune(entries: readonly BackupEntry[], options: PruneOptions
     const markers = entry.versions.filter((v) => v.deleteMarker).map((v) => toPlanned(v, entry));
     const objects = deletionOrder(entry);
     const base = { id: entry.id, status: entry.status, time: entry.time, lockedUntil: entry.lockedUntil };
-    const keep = (reason: string): PruneDecision => ({ ...base, action: 'keep', reason, versions: [], deleteMarkers: markers });
+    const keep = (reason: string, extendLock?: PruneDecision['extendLock']): PruneDecision =>
+      ({ ...base, action: 'keep', reason, versions: [], deleteMarkers: markers, ...(extendLock ? { extendLock } : {}) });
     const del = (reason: string): PruneDecision => ({ ...base, action: 'delete', reason, versions: objects, deleteMarkers: markers });
     const t = entry.time.getTime();
 
     if (objects.length === 0) return del('only delete markers left');
-    if (kept.has(entry.id)) return keep(`within keep-last ${keepLast}`);
+    const gfsKeep = promoted.get(entry.id);
+    if (kept.has(entry.id) || gfsKeep) {
+      const reasons = [kept.has(entry.id) ? `within keep-last ${keepLast}` : '', ...(gfsKeep?.reasons ?? [])].filter(Boolean).join(', ');
+      const horizon = gfsKeep?.horizon;
+      const own = objects.filter((v) => isOwn(entry, v));
+      return keep(reasons, entry.lock.kind === 'retention' && horizon && horizon > entry.lock.until
+        ? { mode: entry.lock.mode, until: horizon, versions: own } : undefined);
+    }
     const noManifest = entry.status === 'incomplete' && !entry.manifestVersion;
     if (noManifest) {
       if (t > now.getTime() - INCOMPLETE_GRACE_MS) return keep('incomplete, younger than 1 day (may still be uploading)');
@@ -217,7 +245,7 @@ export function planPrune(entries: readonly BackupEntry[], options: PruneOptions
     const lock = entry.lock.kind === 'retention' ? 'retention passed' : entry.lock.kind === 'none' ? 'no retention' : 'retention to be checked';
     return del(`${rules}; ${lock}`);
   });
-  return { now, olderThanDays, keepLast, decisions };
+  return { now, olderThanDays, keepLast, gfs, decisions };
 }
 
 /** The plan must only name keys of its own backup under this prefix: the last guard before any DeleteObject. */
@@ -269,13 +297,22 @@ export async function executePrune(repo: Repository, plan: PrunePlan, options: E
   const runOne = async (d: PruneDecision): Promise<PruneOutcome> => {
     const base = { id: d.id, status: d.status, time: d.time };
     // A kept backup loses only its delete markers.
-    const keep = async (reason: string, lockedUntil: Date | undefined, versionsDeleted = 0): Promise<PruneOutcome> => {
+    const keep = async (reason: string, lockedUntil: Date | undefined, versionsDeleted = 0, lockExtendedTo?: Date): Promise<PruneOutcome> => {
       const deleteMarkersDeleted = await deleteMarkers(d.id, d.deleteMarkers);
-      const outcome: PruneOutcome = { ...base, action: 'kept', reason, lockedUntil, versionsDeleted, deleteMarkersDeleted };
-      log.log('info', 'prune.keep', defined({ id: d.id, status: d.status, reason, lockedUntil: lockedUntil?.toISOString(), versionsDeleted, deleteMarkersDeleted, dryRun }));
+      const outcome: PruneOutcome = { ...base, action: 'kept', reason, lockedUntil, versionsDeleted, deleteMarkersDeleted, ...(lockExtendedTo ? { lockExtendedTo } : {}) };
+      log.log('info', 'prune.keep', defined({ id: d.id, status: d.status, reason, lockedUntil: lockedUntil?.toISOString(), versionsDeleted, deleteMarkersDeleted,
+        lockExtendedTo: lockExtendedTo?.toISOString(), dryRun }));
       return outcome;
     };
-    if (d.action === 'keep') return keep(d.reason, d.lockedUntil);
+    if (d.action === 'keep') {
+      const extend = d.extendLock;
+      if (!extend) return keep(d.reason, d.lockedUntil);
+      const until = extend.until.toISOString();
+      if (dryRun) return keep(`${d.reason}; would extend its lock to ${until}`, d.lockedUntil, 0, extend.until);
+      // Data first, then globals and the manifest, as the lock was first applied; a failure leaves a backup locked at least as before.
+      for (const v of extend.versions) await store.extendLock(v.key, v.versionId, extend, signal);
+      return keep(`${d.reason}; lock extended to ${until}`, extend.until, 0, extend.until);
+    }
 
     // Before deleting anything, ask the server for the retention of every version: the manifest records the data
     // version's retention when it was written, but a retention can be extended since, and the manifest objects and

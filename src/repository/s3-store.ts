@@ -149,6 +149,10 @@ export function s3Store(opts: S3StoreOptions): ObjectStore {
       }
     },
 
+    async extendLock(key, versionId, lock, signal) {
+      await lockVersion(client, bucket, key, versionId, { mode: lock.mode, retainUntil: lock.until }, signal);
+    },
+
     async listPending(prefix, signal) {
       const out: PendingWrite[] = [];
       let keyMarker: string | undefined;
@@ -218,7 +222,7 @@ export function s3Store(opts: S3StoreOptions): ObjectStore {
           Bucket: bucket,
           Key: key,
           Body: body,
-          ContentType: 'application/json',
+          ContentType: key.endsWith('.json') ? 'application/json' : 'application/octet-stream',
           ContentMD5: createHash('md5').update(body).digest('base64'),
           ...(lock ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: new Date(lock.retainUntil) } : {}),
         }), { abortSignal: signal });
@@ -226,13 +230,14 @@ export function s3Store(opts: S3StoreOptions): ObjectStore {
       } catch (err) {
         // Stopped on purpose: the reason (SIGTERM, an abort) is the cause, not the request it cut short.
         if (signal?.aborted) throw signal.reason;
-        throw new CopycatError('S3_WRITE_FAILED', `cannot write the manifest s3://${bucket}/${key}: ${describeS3Error(err)} — the backup stays incomplete`, { cause: err });
+        throw new CopycatError('S3_WRITE_FAILED', `cannot write s3://${bucket}/${key}: ${describeS3Error(err)} — the backup stays incomplete`, { cause: err });
       }
       // A manifest that could be deleted would let someone hide a backup from restore: its lock is confirmed too.
       if (lock) {
         if (!versionId) throw new CopycatError('S3_LOCK_UNCONFIRMED', `the server returned no version for s3://${bucket}/${key}: is versioning enabled on the bucket?`);
         await lockVersion(client, bucket, key, versionId, { mode: lock.mode, retainUntil: new Date(lock.retainUntil) }, signal);
       }
+      return versionId ?? 'null';
     },
 
     dataSource: (key, versionId) => s3Object({ client, bucket, key, versionId }),

@@ -23,6 +23,8 @@ export interface ObjectStore {
    * refused it (a lock, a permission), and whose message is the store's own explanation.
    */
   deleteVersion(key: string, versionId: string, signal?: AbortSignal): Promise<void>;
+  /** Extends one version's lock to `until` (never shortens or weakens it) and confirms it; only stores with locks. */
+  extendLock(key: string, versionId: string, lock: { readonly mode: LockMode; readonly until: Date }, signal?: AbortSignal): Promise<void>;
   /** Writes that never finished (S3 multipart uploads, `.partial` files) of keys under `prefix`. */
   listPending(prefix: string, signal?: AbortSignal): Promise<PendingWrite[]>;
   /** Removes one; a write already gone counts as removed. */
@@ -38,8 +40,11 @@ export interface ObjectStore {
    * and removed). Returns what it proved, for the report.
    */
   probe(signal?: AbortSignal): Promise<string>;
-  /** Writes a small object (a manifest) whole, with the same lock as its data object, and confirms that lock. */
-  putSmall(key: string, body: Buffer, lock: WrittenObject['retention'], signal?: AbortSignal): Promise<void>;
+  /**
+   * Writes a small object (globals, a manifest) whole, never over an existing one where the store can tell, with the
+   * same lock as its data object, and confirms that lock; resolves to the version written ('null' without versions).
+   */
+  putSmall(key: string, body: Buffer, lock: WrittenObject['retention'], signal?: AbortSignal): Promise<string>;
   /** Streams one version back, failing when it ends before `size` bytes. */
   dataSource(key: string, versionId: string, size: number): SourceStage;
 }

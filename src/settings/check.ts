@@ -3,9 +3,12 @@
  * named by its flag when the value came from the command line, else by its variable, before any work starts.
  */
 import { CopycatError } from '../errors.js';
+import { defaultRcloneConfigPath, loadCryptRemote, type RcloneCryptRemote } from '../formats/rclone-config.js';
+import type { Location } from '../location.js';
 import { defaultMode, modeNeeds, type BackupMode } from '../sources/scaleway/modes.js';
 import { DESTINATION, ENCRYPT, IDENTITY, RECIPIENT, RECIPIENTS_FILE } from './catalog/backup.js';
 import { SETTINGS } from './catalog/index.js';
+import { LEGACY_RCLONE, RCLONE_CONFIG, RCLONE_REMOTE } from './catalog/legacy.js';
 import { MODE, SCW_INSTANCE } from './catalog/scaleway.js';
 import { acceptedLocation } from './location.js';
 import { commandsOf, longFlag, optionKey, settingsOf, useOf, type CommandName, type Env, type Labelled, type RunFacts, type Setting } from './setting.js';
@@ -76,17 +79,39 @@ function missing(setting: Setting, run: RunFacts): string | Labelled | undefined
 
 function runFacts(input: CheckInput, value: (setting: Setting) => unknown): RunFacts {
   const { command } = input;
+  const env = input.env ?? process.env;
   const destination = value(DESTINATION);
   const mode = command === 'backup' ? (value(MODE) as BackupMode | undefined) ?? defaultMode(value(SCW_INSTANCE) as string | undefined) : undefined;
+  const legacy = value(LEGACY_RCLONE) === true ? legacyFacts(value(RCLONE_CONFIG) as string | undefined, value(RCLONE_REMOTE) as string | undefined, env) : undefined;
   return {
     command,
-    location: typeof destination === 'string' ? acceptedLocation(command, destination) : undefined,
+    location: legacy?.remoteNamed ? remoteLocation(legacy.remote)
+      : typeof destination === 'string' ? acceptedLocation(command, destination, { legacy: !!legacy }) : undefined,
+    legacy,
     mode,
     needs: mode ? modeNeeds(mode) : [],
     encrypt: value(ENCRYPT) !== false,
     recipients: ((value(RECIPIENT) as string[] | undefined)?.length ?? 0) > 0 || value(RECIPIENTS_FILE) !== undefined,
     identities: ((value(IDENTITY) as string[] | undefined)?.length ?? 0) > 0,
     libpq: command === 'restore' || command === 'verify' || mode === 'pgdump' || mode === 'snapshot-pgdump',
-    env: input.env ?? process.env,
+    env,
   };
+}
+
+/** The crypt remote is resolved here so that its S3 location's settings are checked; its own problems, by RCLONE_REMOTE. */
+function legacyFacts(config: string | undefined, remote: string | undefined, env: Env): RunFacts['legacy'] {
+  const path = config ?? defaultRcloneConfigPath(env);
+  let resolved: RcloneCryptRemote | undefined;
+  try {
+    resolved = remote === undefined ? undefined : loadCryptRemote(path, remote);
+  } catch {
+    resolved = undefined;
+  }
+  return { config: path, configGiven: config !== undefined, remoteNamed: remote !== undefined, ...(resolved ? { remote: resolved } : {}) };
+}
+
+function remoteLocation(remote: RcloneCryptRemote | undefined): Location | undefined {
+  if (!remote) return undefined;
+  const { target } = remote;
+  return target.kind === 'dir' ? target : { kind: 's3', bucket: target.bucket, prefix: target.prefix };
 }

@@ -29,6 +29,11 @@ export interface CompressFlags {
   workers: number;
 }
 
+/** Where pg_dump, pg_restore and psql are (backup, restore, verify). */
+export interface PgProgramFlags {
+  pgBinDir?: string;
+}
+
 export interface S3ConnectionFlags {
   s3Endpoint?: string;
   s3Region?: string;
@@ -49,9 +54,13 @@ export interface S3UploadFlags {
 export interface PruneFlags {
   olderThan: number;
   keepLast: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
 }
 
-export interface SourceFlags {
+export interface SourceFlags extends PgProgramFlags {
   mode?: BackupMode;
   scwInstance?: string;
   scwPrivateNetwork?: string;
@@ -64,6 +73,14 @@ export interface SourceFlags {
 export interface BackupFlags extends ChainFlags, RecipientFlags, CompressFlags, S3ConnectionFlags, S3UploadFlags, PruneFlags, SourceFlags {
   to: string;
   prune: boolean;
+  globals?: boolean;
+}
+
+/** Reading the rclone crypt backups of the system copycat-db replaced (the passwords come only from the environment). */
+export interface LegacyFlags {
+  legacyRclone?: boolean;
+  rcloneConfig?: string;
+  rcloneRemote?: string;
 }
 
 /** check takes every backup flag (settingsOf), and prints its report as JSON on request. */
@@ -71,7 +88,13 @@ export interface CheckFlags extends BackupFlags {
   json?: boolean;
 }
 
-export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags {
+export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags, LegacyFlags, PgProgramFlags {
+  globals?: boolean;
+  keepOwners?: boolean;
+  table?: string[];
+  schema?: string[];
+  excludeSchema?: string[];
+  useList?: string;
   from: string;
   backup?: string;
   toDatabase: string;
@@ -79,7 +102,7 @@ export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFla
   jobs?: number;
 }
 
-export interface ListFlags extends S3ConnectionFlags, IdentityFlags {
+export interface ListFlags extends S3ConnectionFlags, IdentityFlags, LegacyFlags {
   from: string;
   keyFile?: string;
   json?: boolean;
@@ -88,9 +111,10 @@ export interface ListFlags extends S3ConnectionFlags, IdentityFlags {
 export interface PruneCommandFlags extends S3ConnectionFlags, PruneFlags {
   from: string;
   dryRun?: boolean;
+  json?: boolean;
 }
 
-export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags {
+export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags, LegacyFlags, PgProgramFlags {
   from: string;
   backup?: string;
   keyFile?: string;
@@ -103,4 +127,16 @@ export interface VerifyFlags extends S3ConnectionFlags, IdentityFlags {
   replace?: boolean;
   allowEmpty?: boolean;
   json?: boolean;
+}
+
+export interface ShowFlags extends S3ConnectionFlags {
+  from: string;
+  json?: boolean;
+}
+
+export interface ExportFlags extends S3ConnectionFlags, IdentityFlags {
+  from: string;
+  to: string;
+  backup?: string;
+  keyFile?: string;
 }

@@ -7,21 +7,22 @@ import { realpathSync } from 'node:fs';
 import { parseLocation, type Location } from '../location.js';
 import type { CommandName } from './setting.js';
 
-export function locationProblem(command: CommandName, text: string): string | undefined {
+/** `legacy`: --legacy-rclone, which reads a repository of rclone crypt objects, never a single stream. */
+export function locationProblem(command: CommandName, text: string, opts: { legacy?: boolean } = {}): string | undefined {
   let location: Location;
   try {
     location = parseLocation(text);
   } catch (err) {
     return (err as Error).message;
   }
-  if (location.kind !== 's3' && location.kind !== 'dir' && command !== 'backup' && command !== 'restore') {
-    return `"${text}" is not a backup repository — ${command} works on s3://BUCKET/PREFIX or file:DIR (an existing directory)`;
+  if (location.kind !== 's3' && location.kind !== 'dir' && (opts.legacy || (command !== 'backup' && command !== 'restore'))) {
+    return `"${text}" is not a backup repository — ${command}${opts.legacy ? ' --legacy-rclone' : ''} works on s3://BUCKET/PREFIX or file:DIR (an existing directory)`;
   }
   return undefined;
 }
 
-export function acceptedLocation(command: CommandName, text: string): Location | undefined {
-  return locationProblem(command, text) === undefined ? parseLocation(text) : undefined;
+export function acceptedLocation(command: CommandName, text: string, opts: { legacy?: boolean } = {}): Location | undefined {
+  return locationProblem(command, text, opts) === undefined ? parseLocation(text) : undefined;
 }
 
 /** The location as a stable text for lock keys and metric labels: absolute file paths, s3://bucket/prefix. */

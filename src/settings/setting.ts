@@ -3,10 +3,11 @@
  * builds its flags and --help from it, the start-up check walks it, and the README's settings table is generated from
  * it. Nothing here knows commander: only src/cli does.
  */
+import type { RcloneCryptRemote } from '../formats/rclone-config.js';
 import type { Location } from '../location.js';
 import type { BackupMode, modeNeeds } from '../sources/scaleway/modes.js';
 
-export const COMMANDS = ['backup', 'restore', 'list', 'prune', 'verify', 'check'] as const;
+export const COMMANDS = ['backup', 'restore', 'list', 'prune', 'verify', 'show', 'export', 'check'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /**
@@ -35,6 +36,14 @@ export interface RunFacts {
   readonly recipients: boolean;
   /** restore, verify, list: identity files were given. */
   readonly identities: boolean;
+  /** list, restore, verify with --legacy-rclone: the rclone config, and the crypt remote when one is named and resolves. */
+  readonly legacy?: {
+    readonly config: string;
+    /** The config's path was given (--rclone-config, RCLONE_CONFIG), rather than rclone's default. */
+    readonly configGiven: boolean;
+    readonly remoteNamed: boolean;
+    readonly remote?: RcloneCryptRemote;
+  };
   /** Whether the run connects with libpq (pg_dump, pg_restore, psql, verify's connections), so PG* apply. */
   readonly libpq: boolean;
   readonly env: Env;

@@ -55,6 +55,14 @@ export function isHttpUrl(text: string): boolean {
   }
 }
 
+export function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export function isWritableDir(dir: string): boolean {
   try {
     if (!statSync(dir).isDirectory()) return false;

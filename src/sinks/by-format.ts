@@ -7,10 +7,11 @@ import { writeOrDrain } from '../streams.js';
 
 /**
  * A sink for a dump of any format: it holds the first bytes until they tell the format, then hands the whole stream
- * to the sink `choose` returns for it. Anything but a dump (an encrypted or compressed backup, garbage) fails before a
+ * to the sink `choose` returns for it (given those first bytes too: a custom archive's header says which pg_restore
+ * can read it). Anything but a dump (an encrypted or compressed backup, garbage) fails before a
  * sink is chosen. Its writable closes only after the chosen one did, and `info()` is the chosen sink's.
  */
-export function sinkByFormat(name: string, choose: (format: DumpFormat | 'parallel') => SinkStage): SinkStage {
+export function sinkByFormat(name: string, choose: (format: DumpFormat | 'parallel', head: Buffer) => SinkStage): SinkStage {
   let chosen: SinkStage | undefined;
   return {
     name,
@@ -18,7 +19,7 @@ export function sinkByFormat(name: string, choose: (format: DumpFormat | 'parall
       return new HeadDispatch(ARCHIVE_HEAD_BYTES, async (head) => {
         const format = sniffArchiveFormat(head);
         if (format !== 'parallel' && format !== 'custom' && format !== 'plain') throw notADump(format);
-        chosen = choose(format);
+        chosen = choose(format, head);
         return chosen.create(ctx);
       });
     },
@@ -31,6 +32,8 @@ class HeadDispatch extends Writable {
   private head: Buffer[] = [];
   private headLength = 0;
   private inner?: Writable;
+  /** The sink being chosen (its program may be starting): a stop in the meantime must still reach it. */
+  private opening?: Promise<Writable>;
 
   constructor(private readonly need: number, private readonly choose: (head: Buffer) => Promise<Writable>) {
     super({ highWaterMark: 1 << 20 });
@@ -57,18 +60,25 @@ class HeadDispatch extends Writable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    // Closed only once the restore program is gone, so a failed run never exits with it still holding a transaction.
-    const inner = this.inner;
-    if (!inner || inner.closed) return callback(err);
-    inner.once('close', () => callback(err));
-    if (!inner.destroyed) inner.destroy(err ?? undefined);
+    // Closed only once the restore program is gone, so a failed run never exits with it still holding a transaction;
+    // a program still starting when the run failed is waited for and stopped too, never left waiting on its input.
+    const stop = async () => {
+      const inner = this.inner ?? (await this.opening?.catch(() => undefined));
+      if (!inner || inner.closed) return;
+      const closed = new Promise((resolve) => inner.once('close', resolve));
+      if (!inner.destroyed) inner.destroy(err ?? undefined);
+      await closed;
+    };
+    stop().then(() => callback(err), () => callback(err));
   }
 
   private async open(): Promise<void> {
     const head = Buffer.concat(this.head);
     this.head = [];
-    const inner = (this.inner = await this.choose(head));
+    this.opening = this.choose(head);
+    const inner = (this.inner = await this.opening);
     inner.on('error', (err) => this.destroy(err));
+    if (this.destroyed) return;
     await new Promise<void>((resolve) => this.forward(head, () => resolve()));
   }
 

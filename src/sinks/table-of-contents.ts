@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { CopycatError } from '../errors.js';
-import { ARCHIVE_HEAD_BYTES, sniffArchiveFormat } from '../formats/archive.js';
+import { ARCHIVE_HEAD_BYTES, customArchiveVersion, sniffArchiveFormat } from '../formats/archive.js';
+import type { Logger } from '../log.js';
 import { childEnvironment, PG_CLIENT_HINT } from '../pg/child.js';
+import { choosePgProgram, pgRestoreNeed, type PgProgramSearch } from '../pg/programs.js';
 import type { SinkStage } from '../stage.js';
 
 /** One `TABLE DATA` entry of a custom-format archive's table of contents: `rest` is "schema name owner" as listed. */
@@ -19,10 +21,10 @@ export type TableOfContents =
  * `pg_restore --list` reads it from a pipe and exits without the data. `onDone` fires as soon as it is known (the
  * caller then stops the run, so the rest of the object is never downloaded); a plain SQL dump has none.
  */
-export function tableOfContentsSink(onDone: (toc: TableOfContents) => void, env?: Record<string, string>): SinkStage {
+export function tableOfContentsSink(onDone: (toc: TableOfContents) => void, env?: Record<string, string>, programs?: PgProgramSearch): SinkStage {
   return {
     name: 'pg_restore --list',
-    create: () => new TocWriter(onDone, env),
+    create: (ctx) => new TocWriter(onDone, ctx.log, env, programs),
   };
 }
 
@@ -33,7 +35,8 @@ class TocWriter extends Writable {
   private exited?: Promise<void>;
   private finished = false;
 
-  constructor(private readonly onDone: (toc: TableOfContents) => void, private readonly env?: Record<string, string>) {
+  constructor(private readonly onDone: (toc: TableOfContents) => void, private readonly log: Logger,
+    private readonly env?: Record<string, string>, private readonly programs?: PgProgramSearch) {
     super({ highWaterMark: 1 << 20 });
   }
 
@@ -49,8 +52,7 @@ class TocWriter extends Writable {
       this.finish({ format: 'plain' });
       return callback();
     }
-    this.start();
-    this.forward(head, callback);
+    this.start(head).then(() => this.forward(head, callback), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -74,8 +76,11 @@ class TocWriter extends Writable {
     this.onDone(toc);
   }
 
-  private start(): void {
-    const child = (this.child = spawn('pg_restore', ['--list'], { env: childEnvironment(this.env), stdio: ['pipe', 'pipe', 'pipe'] }));
+  private async start(head: Buffer): Promise<void> {
+    const archive = customArchiveVersion(head);
+    const pgRestore = await choosePgProgram('pg_restore', this.programs, archive && pgRestoreNeed(archive), this.log);
+    if (this.destroyed) throw new CopycatError('ABORTED', 'the table of contents read was stopped');
+    const child = (this.child = spawn(pgRestore.command, ['--list'], { env: childEnvironment(this.env), stdio: ['pipe', 'pipe', 'pipe'] }));
     let out = '';
     let err = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -1,6 +1,7 @@
 import { startCensus, type TableCount } from '../pg/census.js';
 import { ChildOutput } from '../pg/child.js';
 import { pgDumpCommand, type PgDumpSettings } from '../pg/dump.js';
+import type { PgProgram } from '../pg/programs.js';
 import type { SourceStage } from '../stage.js';
 
 export interface PgDumpOptions extends PgDumpSettings {
@@ -12,20 +13,23 @@ export interface PgDumpOptions extends PgDumpSettings {
 }
 
 /**
- * Spawns pg_dump and streams its stdout; a non-zero exit fails the run with pg_dump's own message.
+ * Spawns pg_dump and streams its stdout; a non-zero exit fails the run with pg_dump's own message. The pg_dump is the
+ * one `programs` finds for the server's version (one older than the server is refused before anything starts).
  * `expectedSize()` is pg_database_size; `facts()` asks the server's version if that did not already learn it.
  */
 export function pgDump(opts: PgDumpOptions = {}): SourceStage {
   const dump = pgDumpCommand(opts);
   let tables: Promise<TableCount[] | undefined> | undefined;
+  let program: PgProgram | undefined;
   return {
     name: 'pg_dump',
     async create(ctx) {
       tables = undefined;
+      program = await dump.choose(ctx.log);
       const census = opts.countTables
         ? await startCensus({ env: dump.env, database: dump.database, args: dump.args, signal: ctx.signal, log: ctx.log })
         : undefined;
-      const out = new ChildOutput(dump.program(census ? [`--snapshot=${census.snapshot}`] : []));
+      const out = new ChildOutput(dump.program(program, census ? [`--snapshot=${census.snapshot}`] : []));
       // Once pg_dump exited the snapshot is free: the census ends its transaction as soon as its counts are in, so
       // its connection never outlives the run, whether or not anyone asks for facts().
       if (census) out.once('end', () => (tables = census.tables()));
@@ -38,13 +42,15 @@ export function pgDump(opts: PgDumpOptions = {}): SourceStage {
         kind: 'pg_dump',
         database: dump.database,
         serverVersion: await dump.serverVersion(),
+        ...(program ? { dumpVersion: program.version.text } : {}),
         format: dump.format,
         ...(counted ? { tables: counted } : {}),
       };
     },
     info() {
       const serverVersion = dump.knownServerVersion;
-      return { database: dump.database, format: dump.format, ...(serverVersion ? { serverVersion } : {}) };
+      return { database: dump.database, format: dump.format, ...(serverVersion ? { serverVersion } : {}),
+        ...(program ? { pgDump: program.command, dumpVersion: program.version.text } : {}) };
     },
   };
 }

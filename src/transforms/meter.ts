@@ -21,21 +21,30 @@ export interface MeterReading {
   readonly elapsedMs: number;
   /** Bytes per second since the meter started. */
   readonly rate: number;
+  /** The source's expected size (SourceStage.expectedSize), once known: an estimate, which `bytes` may pass. */
+  readonly expectedBytes?: number;
 }
 
 /** Calls `onProgress` at most once per interval while bytes flow, and once more when asked to finish. */
 export class Throttle {
   private readonly started = performance.now();
   private last = this.started;
+  private expectedBytes: number | undefined;
 
   constructor(private readonly onProgress: (reading: MeterReading) => void, private readonly intervalMs: number) {}
+
+  /** Readings from now on carry the expected size. */
+  expect(bytes: number | undefined): void {
+    if (bytes !== undefined && Number.isFinite(bytes) && bytes > 0) this.expectedBytes = bytes;
+  }
 
   tick(bytes: number, force = false): void {
     const now = performance.now();
     if (!force && now - this.last < this.intervalMs) return;
     this.last = now;
     const elapsedMs = now - this.started;
-    this.onProgress({ bytes, elapsedMs, rate: elapsedMs > 0 ? (bytes * 1000) / elapsedMs : 0 });
+    this.onProgress({ bytes, elapsedMs, rate: elapsedMs > 0 ? (bytes * 1000) / elapsedMs : 0,
+      ...(this.expectedBytes !== undefined ? { expectedBytes: this.expectedBytes } : {}) });
   }
 }
 

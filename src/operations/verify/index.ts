@@ -1,11 +1,13 @@
 import { describeError } from '../../errors.js';
 import { silentLogger } from '../../log.js';
 import { libpqEnv, pgClient } from '../../pg/client.js';
+import type { PgProgramSearch } from '../../pg/programs.js';
 import type { RunOptions, RunStats } from '../../pipeline.js';
-import { chooseBackup, type Repository } from '../../repository/index.js';
+import type { Repository } from '../../repository/index.js';
+import type { LegacyRepository } from '../../repository/rclone-crypt.js';
 import type { TableOfContents } from '../../sinks/table-of-contents.js';
 import type { Identity } from '../../formats/recipients.js';
-import { secretsForManifest } from '../restore.js';
+import { chooseToRead } from '../chosen-backup.js';
 import { scrub, userChecks } from './checks.js';
 import { failureLines, ms, type VerifyCheck, type VerifyReport } from './report.js';
 import { readTableOfContents, restore } from './restore.js';
@@ -16,15 +18,20 @@ export { checkLabel, formatVerifyReport, type CheckStatus, type VerifyCheck, typ
 export { scratchDatabaseName } from './scratch.js';
 
 export interface VerifyOptions {
-  readonly repository: Repository;
-  /** A backup id from `copycat-db list`; the latest complete backup when absent. */
+  /** Copycat-db's backups, or the legacy rclone crypt backups of the system it replaced. */
+  readonly repository: Repository | LegacyRepository;
+  /** A backup id (or legacy name) from `copycat-db list`; the latest complete backup when absent. */
   readonly backupId?: string;
   /** Required when the manifest says the backup is encrypted. */
   readonly key?: Buffer;
   /** Required when the manifest says the backup is encrypted to recipients: one of theirs. */
   readonly identities?: readonly Identity[];
+  /** Required for a legacy backup: rcloneCryptKey(password, password2). */
+  readonly rcloneKey?: Buffer;
   /** libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE…) of the scratch server, on top of the process's. */
   readonly server: Record<string, string | undefined>;
+  /** Where pg_restore and psql are looked for (see choosePgProgram). */
+  readonly programs?: PgProgramSearch;
   /** Where CREATE DATABASE and DROP DATABASE run (default `postgres`). */
   readonly maintenanceDatabase?: string;
   /** Default `copycat_verify_<backup id>` (lower case, `_` for anything else). */
@@ -45,9 +52,11 @@ export interface VerifyOptions {
  * The restore drill: restores one backup into a scratch database it creates, checks that the stored and
  * plaintext digests match the manifest (during the restore: pg_restore --exit-on-error --single-transaction, so a
  * mismatch rolls everything back), that every table the manifest lists exists with exactly its recorded rows (before
- * any scrub), runs the scrub SQL, then the checks; drops the scratch database unless `keep`.
+ * any scrub), runs the scrub SQL, then the checks; drops the scratch database unless `keep`. A legacy rclone crypt
+ * backup has no manifest: its digests are computed and reported, and its tables come from the archive's contents.
  *
- * Rejects, before creating anything, when there is no such backup, the key or identity is missing or wrong, the scratch
+ * Rejects, before creating anything, when there is no such backup, the key or identity is missing or wrong (a legacy
+ * backup's password shows only in its first block: then the restore check fails), the scratch
  * database already exists (never reused, never dropped unless `replace` and verify made it) or the server refuses
  * it. Every later failure is a failed check in the report (`ok: false`); an abort through `run.signal` cleans up
  * and then rejects with its reason.
@@ -57,29 +66,29 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
   const log = run.log ?? silentLogger;
   const server = libpqEnv(opts.server);
   const maintenance = opts.maintenanceDatabase ?? 'postgres';
-  const entry = await chooseBackup(opts.repository, opts.backupId, run.signal);
-  const manifest = entry.manifest!;
-  const secrets = secretsForManifest(manifest, opts);
-  const scratch = opts.scratchDatabase ?? scratchDatabaseName(entry.id);
+  const backup = await chooseToRead(opts.repository, opts.backupId, opts, run.signal);
+  const scratch = opts.scratchDatabase ?? scratchDatabaseName(backup.id);
   checkScratchName(scratch, maintenance);
   const where = `${server.PGHOST ?? 'localhost'}:${server.PGPORT ?? '5432'}`;
 
-  await createScratch(server, maintenance, scratch, entry.id, !!opts.replace);
-  log.log('info', 'verify.start', { id: entry.id, scratch, server: where });
+  await createScratch(server, maintenance, scratch, backup.id, !!opts.replace);
+  log.log('info', 'verify.start', { id: backup.id, scratch, server: where });
 
   const checks: VerifyCheck[] = [];
   const timings = { tocMs: undefined as number | undefined, restoreMs: 0, tablesMs: 0, scrubMs: 0, checksMs: 0, dropMs: 0 };
-  let tableList: VerifyReport['backup']['tableList'] = manifest.tables ? 'manifest' : 'none';
+  let tableList: VerifyReport['backup']['tableList'] = backup.tables ? 'manifest' : 'none';
+  let dumpFormat = backup.dumpFormat;
   let stats: RunStats | undefined;
   let restoredSize: number | undefined;
   let restored = { tables: 0, rows: 0 };
   try {
     let toc: TableOfContents | undefined;
-    if (!manifest.tables && manifest.dumpFormat !== 'plain') {
+    if (!backup.tables && backup.dumpFormat !== 'plain') {
       const t = performance.now();
       try {
-        toc = await readTableOfContents(opts, entry, manifest, secrets, run);
+        toc = await readTableOfContents(backup, opts.server, opts.programs, run);
         if (toc.format === 'custom') tableList = 'archive';
+        if (dumpFormat === 'unknown') dumpFormat = toc.format;
       } catch (err) {
         if (run.signal?.aborted) throw err;
         checks.push({ kind: 'contents', name: 'archive table of contents', status: 'failed', detail: describeError(err) });
@@ -88,7 +97,7 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
     }
 
     const t = performance.now();
-    stats = await restore(opts, entry, manifest, secrets, scratch, checks, run);
+    stats = await restore(backup, dumpFormat, opts.server, opts.programs, scratch, checks, run);
     timings.restoreMs = ms(t);
     if (!stats) {
       checks.push({ kind: 'contents', name: 'tables', status: 'skipped', detail: 'the restore failed' });
@@ -100,7 +109,7 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
       await db.connect();
       try {
         let s = performance.now();
-        restored = await checkTables(db, manifest, toc, !!opts.allowEmpty, checks);
+        restored = await checkTables(db, backup.tables, toc, !!opts.allowEmpty, checks);
         restoredSize = Number((await db.query<{ size: string }>('SELECT pg_database_size(current_database())::text AS size')).rows[0]!.size);
         timings.tablesMs = ms(s);
         s = performance.now();
@@ -135,28 +144,28 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
   const report: VerifyReport = {
     ok: failures.length === 0,
     backup: {
-      id: entry.id,
-      location: opts.repository.location,
-      key: manifest.object.key,
-      versionId: manifest.object.versionId,
-      startedAt: manifest.startedAt,
-      source: manifest.source,
-      dumpFormat: manifest.dumpFormat,
-      encrypted: !!manifest.encryption,
+      id: backup.id,
+      location: backup.location,
+      key: backup.object.key,
+      versionId: backup.object.versionId,
+      startedAt: backup.takenAt,
+      source: backup.source,
+      dumpFormat,
+      encrypted: backup.encrypted,
       tableList,
     },
     scratch: { database: scratch, server: where, outcome },
     checks,
     failures,
     sizes: {
-      stored: stats?.bytesRead ?? manifest.sizes.stored,
-      plaintext: stats?.bytesWritten ?? manifest.sizes.plaintext,
+      stored: stats?.bytesRead ?? backup.storedSize,
+      plaintext: stats?.bytesWritten ?? backup.dumpSize,
       ...(restoredSize !== undefined ? { restoredDatabase: restoredSize } : {}),
     },
     tables: { restored: restored.tables, rows: restored.rows },
     timings: { totalMs: ms(started), ...timings },
   };
-  log.log(report.ok ? 'info' : 'error', 'verify.done', { id: entry.id, ok: report.ok, failed: failures.length, checks: checks.length,
+  log.log(report.ok ? 'info' : 'error', 'verify.done', { id: backup.id, ok: report.ok, failed: failures.length, checks: checks.length,
     seconds: Number((report.timings.totalMs / 1000).toFixed(2)), scratch: outcome });
   return report;
 }

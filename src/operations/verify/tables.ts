@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { countSql, USER_TABLES_SQL } from '../../pg/catalog.js';
-import type { Manifest } from '../../formats/manifest.js';
 import type { TableOfContents } from '../../sinks/table-of-contents.js';
+import type { TableFact } from '../../stage.js';
 import type { VerifyCheck } from './report.js';
 
 interface RestoredTable {
@@ -11,10 +11,10 @@ interface RestoredTable {
 }
 
 /**
- * Every table the manifest lists must exist with exactly its rows; without a manifest list, every TABLE DATA entry
+ * Every table the manifest lists (`tables`) must exist with exactly its rows; without a manifest list, every TABLE DATA entry
  * of the archive's table of contents must exist; without either, at least one table must (unless allowEmpty).
  */
-export async function checkTables(db: pg.Client, manifest: Manifest, toc: TableOfContents | undefined, allowEmpty: boolean,
+export async function checkTables(db: pg.Client, tables: readonly TableFact[] | undefined, toc: TableOfContents | undefined, allowEmpty: boolean,
   checks: VerifyCheck[]): Promise<{ tables: number; rows: number }> {
   const restored = (await db.query<RestoredTable>(USER_TABLES_SQL)).rows;
   const byName = new Map(restored.map((t) => [t.name, t]));
@@ -26,10 +26,10 @@ export async function checkTables(db: pg.Client, manifest: Manifest, toc: TableO
   };
   const listed = new Set<string>();
 
-  if (manifest.tables) {
+  if (tables) {
     checks.push({ kind: 'contents', name: 'tables', status: 'ok',
-      detail: `${manifest.tables.length} recorded in the manifest with their rows, ${restored.length} restored` });
-    for (const t of manifest.tables) {
+      detail: `${tables.length} recorded in the manifest with their rows, ${restored.length} restored` });
+    for (const t of tables) {
       listed.add(t.name);
       // Only names read from the restored catalog are ever put into SQL, never a manifest's text.
       const found = byName.get(t.name);
@@ -65,7 +65,7 @@ export async function checkTables(db: pg.Client, manifest: Manifest, toc: TableO
   for (const t of restored) {
     if (listed.has(t.name)) continue;
     const rows = await countRows(t.name);
-    checks.push({ kind: 'table', name: t.name, status: 'ok', detail: `${rows} rows${manifest.tables || toc?.format === 'custom' ? ' (restored, not in the list)' : ''}`, rows });
+    checks.push({ kind: 'table', name: t.name, status: 'ok', detail: `${rows} rows${tables || toc?.format === 'custom' ? ' (restored, not in the list)' : ''}`, rows });
   }
   return { tables: restored.length, rows: [...counted.values()].reduce((a, b) => a + b, 0) };
 }

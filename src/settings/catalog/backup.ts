@@ -10,7 +10,7 @@ const STDIO: { readonly [C in CommandName]?: string } = { backup: '; - is standa
 export const DESTINATION: Setting<string> = {
   env: 'COPYCAT_DESTINATION',
   holds: 'the backup location: s3://BUCKET/PREFIX, or file:PATH',
-  commands: ['backup', 'restore', 'list', 'prune', 'verify'],
+  commands: ['backup', 'restore', 'list', 'prune', 'verify', 'show', 'export'],
   flag: '--from <location>',
   help: 'the backups: s3://BUCKET/PREFIX, or file:DIR',
   variants: {
@@ -21,24 +21,27 @@ export const DESTINATION: Setting<string> = {
     doc: REQUIRED,
     when: (run) => ` (or pass ${longFlag(useOf(DESTINATION, run.command)!.flag!)}${STDIO[run.command] ?? ''})`,
   },
-  check: (text, run) => locationProblem(run.command, text),
+  // A crypt remote names its own location: COPYCAT_DESTINATION (the new repository) is then not read.
+  applies: (run) => !run.legacy?.remoteNamed,
+  check: (text, run) => locationProblem(run.command, text, { legacy: run.legacy !== undefined }),
 };
 
 export const BACKUP_ID: Setting<string> = {
-  holds: 'the backup to read, an id from copycat-db list',
+  holds: 'the backup to read, an id (with --legacy-rclone, a name) from copycat-db list',
   defaultDoc: 'the latest complete one',
-  commands: ['restore', 'verify'],
+  commands: ['restore', 'verify', 'export'],
   flag: '--backup <id>',
   variants: {
-    restore: { help: 'S3: the backup to restore, an id from copycat-db list' },
+    restore: { help: 'a repository\'s backup to restore, an id from copycat-db list' },
     verify: { help: 'the backup to verify, an id from copycat-db list' },
+    export: { help: 'the backup to export, an id from copycat-db list' },
   },
 };
 
 export const KEY_FILE: Setting<string> = {
   env: 'COPYCAT_KEY_FILE',
   holds: 'path of the 32-byte key from copycat-db keygen',
-  commands: ['backup', 'restore', 'verify', 'list'],
+  commands: ['backup', 'restore', 'verify', 'list', 'export'],
   flag: '--key-file <path>',
   variants: {
     verify: { help: 'path of the 32-byte key from copycat-db keygen, when the backup is encrypted with a key file' },
@@ -52,7 +55,7 @@ export const KEY_FILE: Setting<string> = {
       || (run.command === 'restore' && !run.identities && (run.location?.kind === 'file' || run.location?.kind === 'stdio'))
       ? ' (or --key-file PATH, or --no-encrypt)' : undefined,
   },
-  applies: (run) => run.encrypt,
+  applies: (run) => run.encrypt && run.legacy === undefined,
   check: (path, _run, holds) => keyFileProblem(path, holds),
 };
 
@@ -78,7 +81,7 @@ export const RECIPIENTS_FILE: Setting<string> = {
 export const IDENTITY: Setting<string[]> = {
   env: 'COPYCAT_IDENTITY_FILE',
   holds: 'path of an identity file (CCDB-SECRET-KEY-1…, from copycat-db keygen --identity; one file may hold several): opens backups encrypted to its recipient; repeatable',
-  commands: ['restore', 'verify', 'list'],
+  commands: ['restore', 'verify', 'list', 'export'],
   flag: '--identity <path>',
   repeatable: true,
   variants: { list: { help: 'path of an identity file: list then says which backups it opens (READABLE); repeatable' } },

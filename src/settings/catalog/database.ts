@@ -1,5 +1,8 @@
-/** The database side: what to dump or restore into, and libpq's own variables (pg_dump, pg_restore and psql read them). */
-import { isOneOf, wholeNumber } from '../values.js';
+/**
+ * The database side: what to dump or restore into, libpq's own variables (pg_dump, pg_restore and psql read them) and
+ * where those programs are.
+ */
+import { isDirectory, isOneOf, wholeNumber } from '../values.js';
 import { list, type RunFacts, type Setting } from '../setting.js';
 import { neededByMode } from './scaleway.js';
 
@@ -29,6 +32,60 @@ export const CREATE: Setting<boolean> = {
   holds: 'create the dumped database (pg_restore --create) instead of restoring into an existing one',
   commands: ['restore'],
   flag: '--create',
+};
+
+export const KEEP_OWNERS: Setting<boolean> = {
+  holds: 'keep the dump\'s owners and grants (custom format; the roles must exist) instead of --no-owner --no-privileges',
+  commands: ['restore'],
+  flag: '--keep-owners',
+};
+
+const GLOBALS_HOLDS = 'the server\'s roles, memberships and tablespaces (pg_dumpall --globals-only), beside the database';
+
+export const BACKUP_GLOBALS: Setting<boolean> = {
+  env: 'COPYCAT_GLOBALS',
+  holds: GLOBALS_HOLDS,
+  help: 'also store the server\'s roles, memberships and tablespaces (pg_dumpall --globals-only) in the backup, locked and encrypted like it (a repository only)',
+  defaultDoc: 'false',
+  commands: ['backup'],
+  flag: '--globals',
+};
+
+/** Restore's own, without a variable: an environment file shared with backups must never apply roles to a server. */
+export const RESTORE_GLOBALS: Setting<boolean> = {
+  holds: GLOBALS_HOLDS,
+  help: 'first apply the backup\'s roles, memberships and tablespaces to the server (existing roles are left as they are, with a warning); with --keep-owners, owners and grants then restore too',
+  commands: ['restore'],
+  flag: '--globals',
+};
+
+const SELECTIVE = 'custom-format backups only, as pg_restore selects it; repeatable';
+
+export const TABLE: Setting<string[]> = {
+  holds: `restore only this table (and its data), ${SELECTIVE}`,
+  commands: ['restore'],
+  flag: '--table <name>',
+  repeatable: true,
+};
+
+export const SCHEMA: Setting<string[]> = {
+  holds: `restore only the objects of this schema, ${SELECTIVE}`,
+  commands: ['restore'],
+  flag: '--schema <name>',
+  repeatable: true,
+};
+
+export const EXCLUDE_SCHEMA: Setting<string[]> = {
+  holds: `do not restore the objects of this schema, ${SELECTIVE}`,
+  commands: ['restore'],
+  flag: '--exclude-schema <name>',
+  repeatable: true,
+};
+
+export const USE_LIST: Setting<string> = {
+  holds: 'restore only the entries of this table of contents (pg_restore --list output, edited; custom format only)',
+  commands: ['restore'],
+  flag: '--use-list <path>',
 };
 
 export const FORMAT: Setting<'custom' | 'plain' | 'parallel'> = {
@@ -80,4 +137,15 @@ export const PGSSLMODE: Setting<string> = {
   commands: LIBPQ_COMMANDS,
   applies: libpq,
   check: isOneOf(SSL_MODES, 'an sslmode'),
+};
+
+export const PG_BIN_DIR: Setting<string> = {
+  env: 'COPYCAT_PG_BIN_DIR',
+  holds: 'the directory of the pg_dump, pg_restore and psql to run, e.g. /usr/lib/postgresql/17/bin',
+  help: 'the directory of the pg_dump, pg_restore and psql to run, e.g. /usr/lib/postgresql/17/bin (still refused when ' +
+    'older than the server, or than the archive to restore)',
+  defaultDoc: 'the newest of /usr/lib/postgresql/*/bin and PATH',
+  commands: LIBPQ_COMMANDS,
+  flag: '--pg-bin-dir <dir>',
+  check: (dir, _run, holds) => (isDirectory(dir) ? undefined : `${dir} is not a directory — ${holds}`),
 };

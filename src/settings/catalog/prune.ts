@@ -29,6 +29,23 @@ export const KEEP_LAST: Setting<number> = {
   default: 3,
 };
 
+/** One grandfather-father-son rule: the newest complete backup of each of the last N such periods is kept. */
+function gfsRule(period: 'daily' | 'weekly' | 'monthly' | 'yearly', noun: string, lock: string): Setting<number> {
+  return {
+    env: `COPYCAT_KEEP_${period.toUpperCase()}`,
+    holds: `keep the newest complete backup of each of the last N ${noun}s that have one${lock}`,
+    commands: ['backup', 'prune'],
+    flag: `--keep-${period} <n>`,
+    parse: wholeNumber(0, 100_000),
+  };
+}
+
+const EXTENDS = ', its Object Lock extended to N ';
+export const KEEP_DAILY = gfsRule('daily', 'day', '');
+export const KEEP_WEEKLY = gfsRule('weekly', 'week', `${EXTENDS}weeks after it was taken`);
+export const KEEP_MONTHLY = gfsRule('monthly', 'month', `${EXTENDS}months after it was taken`);
+export const KEEP_YEARLY = gfsRule('yearly', 'year', `${EXTENDS}years after it was taken`);
+
 export const DRY_RUN: Setting<boolean> = {
   holds: 'print the plan; delete nothing',
   commands: ['prune'],

@@ -50,6 +50,25 @@ export const PING_URL: Setting<string> = {
   check: (url, _run, holds) => (isHttpUrl(url) ? undefined : `not an http(s) URL — ${holds}`),
 };
 
+export const WEBHOOK_URL: Setting<string[]> = {
+  env: 'COPYCAT_WEBHOOK_URL',
+  holds: 'an http(s) URL that gets a JSON POST after each run, success or failure (the variable: several, space-separated); repeatable',
+  help: 'POST a JSON summary of the run here, on success and on failure (never fails the run); repeatable',
+  ...MONITORING,
+  flag: '--webhook-url <url>',
+  repeatable: true,
+  secret: true,
+  check: (urls, _run, holds) => (urls.every(isHttpUrl) ? undefined : `not an http(s) URL — ${holds}`),
+};
+
+export const PUSHGATEWAY_URL: Setting<string> = {
+  env: 'COPYCAT_PUSHGATEWAY_URL',
+  holds: 'a Prometheus Pushgateway (http or https) that gets the run\'s metrics, for jobs too short to be scraped',
+  ...MONITORING,
+  flag: '--pushgateway-url <url>',
+  check: (url, _run, holds) => (isHttpUrl(url) ? undefined : `not an http(s) URL — ${holds}`),
+};
+
 export const LOCK_DIR: Setting<string> = {
   env: 'COPYCAT_LOCK_DIR',
   holds: 'a writable directory for the one-run-per-destination lock files',

@@ -8,19 +8,24 @@ import type { Env, RunFacts, Setting } from '../setting.js';
 import { isHttpUrl, isOneOf, wholeNumber } from '../values.js';
 
 const S3: Pick<Setting, 'commands' | 'applies'> = {
-  commands: ['backup', 'restore', 'list', 'prune', 'verify'],
+  commands: ['backup', 'restore', 'list', 'prune', 'verify', 'show', 'export'],
   applies: (run: RunFacts) => run.location?.kind === 's3',
 };
 
 const given = (env: Env, name: string): boolean => !!env[name];
+/** An rclone crypt remote over an S3 remote with its own keys needs none from the environment. */
+const remoteHasKeys = (run: RunFacts): boolean => {
+  const target = run.legacy?.remote?.target;
+  return target?.kind === 's3' && !!target.accessKeyId && !!target.secretAccessKey;
+};
 
 export const AWS_ACCESS_KEY_ID: Setting<string> = {
   ...S3,
   env: 'AWS_ACCESS_KEY_ID',
   holds: 'the S3 access key id',
   required: {
-    doc: 'required for s3:// unless another source of credentials is configured (below)',
-    when: (run) => (given(run.env, 'AWS_SECRET_ACCESS_KEY') ? ' (AWS_SECRET_ACCESS_KEY is set without it)'
+    doc: 'required for s3:// unless another source of credentials is configured (below) or the --rclone-remote has its own',
+    when: (run) => (remoteHasKeys(run) ? undefined : given(run.env, 'AWS_SECRET_ACCESS_KEY') ? ' (AWS_SECRET_ACCESS_KEY is set without it)'
       : configuredSource(run.env) ? undefined : ` (with AWS_SECRET_ACCESS_KEY), or another source of credentials: ${OTHER_SOURCES}`),
   },
 };

@@ -16,8 +16,6 @@ export interface PgParallelRestoreOptions extends RestoreTarget {
   readonly jobs?: number;
   /** Where the schema-only post-data archive is kept while pg_restore -j reads it; default os.tmpdir(). */
   readonly tempDir?: string;
-  /** The pg_restore binary; defaults to the one on PATH. */
-  readonly command?: string;
 }
 
 /**
@@ -42,7 +40,7 @@ export function pgParallelRestore(opts: PgParallelRestoreOptions): SinkStage & {
         create: opts.create ?? false,
         jobs: opts.jobs,
         args: opts.args ?? [],
-        command: opts.command ?? 'pg_restore',
+        programs: opts.programs,
         tempDir: opts.tempDir,
         log: ctx.log,
       }, report);

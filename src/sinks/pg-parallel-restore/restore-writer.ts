@@ -8,8 +8,10 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { CopycatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { ARCHIVE_HEAD_BYTES, customArchiveVersion } from '../../formats/archive.js';
 import { ChildInput, holdBackTail, type CommitGate } from '../../pg/child.js';
 import { pgClient } from '../../pg/client.js';
+import { choosePgProgram, pgRestoreNeed, type PgProgram, type PgProgramSearch } from '../../pg/programs.js';
 import { qualifiedName, quoteIdent } from '../../pg/quote.js';
 import { restoreSessionSql } from '../../pg/session.js';
 import {
@@ -26,7 +28,8 @@ export interface RestorePlan {
   /** pg_restore -j for the post-data archive; undefined: the container's jobs. */
   readonly jobs?: number;
   readonly args: readonly string[];
-  readonly command: string;
+  /** Where pg_restore is looked for: one that reads the pre-data archive's format version. */
+  readonly programs?: PgProgramSearch;
   readonly tempDir?: string;
   readonly log: Logger;
 }
@@ -42,6 +45,8 @@ export interface RestoreReport {
   largeObjects: number;
   /** Every table checked twice: the server's COPY row count against the dump's, the bytes received against the dump's. */
   verified: boolean;
+  /** The version of the pg_restore that restores the schema. */
+  pgRestore?: string;
 }
 
 interface Lane {
@@ -76,6 +81,9 @@ export class ParallelRestoreWriter extends Writable {
   private readonly tables = new Map<number, TableState>();
   private json: Buffer[] = [];
   private jsonLength = 0;
+  private pgRestore?: PgProgram;
+  /** The pre-data archive's first bytes, held until they say its format version: which pg_restore can read it. */
+  private preDataHead = Buffer.alloc(0);
   private preData?: ChildInput;
   private largeObjects?: ChildInput;
   private post?: { dir: string; path: string; file: WriteStream };
@@ -141,7 +149,7 @@ export class ParallelRestoreWriter extends Writable {
     }
     if (piece.data.length === 0) return;
     switch (piece.type) {
-      case FrameType.PreData: return writeTo(this.preData!, piece.data);
+      case FrameType.PreData: return this.preDataBytes(piece.data);
       case FrameType.LargeObjects: return writeTo(this.largeObjects!, piece.data);
       case FrameType.PostData: return writeTo(this.post!.file, piece.data);
       case FrameType.TableData: return this.tableData(piece.stream, piece.data);
@@ -162,9 +170,6 @@ export class ParallelRestoreWriter extends Writable {
     await this.leave(this.section);
     if (next > 1 && !this.preData) throw invalid('it has no pre-data archive');
     this.section = next;
-    if (next === 1) this.preData = this.restoreProgram(this.plan.create
-      ? ['--create', `--dbname=${this.plan.database}`]
-      : ['--single-transaction', `--dbname=${this.plan.database}`]);
     // Large objects are data: their pg_restore gets its last byte, and so commits, only once the trailer was checked.
     if (next === 4) this.largeObjects = this.restoreProgram(['--single-transaction', `--dbname=${this.dataDatabase}`], undefined, holdBackTail(1));
     if (next === 5) {
@@ -180,7 +185,28 @@ export class ParallelRestoreWriter extends Writable {
     }
   }
 
+  private async preDataBytes(data: Buffer): Promise<void> {
+    if (this.preData) return writeTo(this.preData, data);
+    this.preDataHead = Buffer.concat([this.preDataHead, data]);
+    if (this.preDataHead.length >= ARCHIVE_HEAD_BYTES) await this.startPreData();
+  }
+
+  private async startPreData(): Promise<void> {
+    const head = this.preDataHead;
+    this.preDataHead = Buffer.alloc(0);
+    // Every archive in the container comes from the same pg_dump: the pre-data archive's header speaks for all.
+    const archive = customArchiveVersion(head);
+    this.pgRestore = await choosePgProgram('pg_restore', this.plan.programs, archive && pgRestoreNeed(archive), this.plan.log);
+    this.report.pgRestore = this.pgRestore.version.text;
+    if (this.destroyed) throw new CopycatError('ABORTED', 'the restore was stopped'); // no program may outlive the cleanup
+    this.preData = this.restoreProgram(this.plan.create
+      ? ['--create', `--dbname=${this.plan.database}`]
+      : ['--single-transaction', `--dbname=${this.plan.database}`]);
+    await writeTo(this.preData, head);
+  }
+
   private async leave(section: number): Promise<void> {
+    if (section === 1 && !this.preData) await this.startPreData(); // an archive shorter than its header: pg_restore says what is wrong
     if (section === 1) await endAndWait(this.preData!);
     if (section === 5) await endAndWait(this.post!.file);
     if (section >= 0) this.plan.log.log('debug', 'parallel.restore.section', { done: SECTION_NAMES[section] });
@@ -189,7 +215,7 @@ export class ParallelRestoreWriter extends Writable {
   private restoreProgram(args: string[], file?: string, gate?: CommitGate): ChildInput {
     const child = new ChildInput({
       name: 'pg_restore',
-      command: this.plan.command,
+      command: this.pgRestore!.command,
       args: ['--no-owner', '--no-privileges', '--exit-on-error', ...args, ...this.plan.args, ...(file ? [file] : [])],
       env: this.plan.childEnv,
     }, gate);

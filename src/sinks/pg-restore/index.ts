@@ -1,29 +1,34 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { CopycatError } from '../../errors.js';
-import { ChildInput, childEnvironment, holdBackTail, PG_CLIENT_HINT } from '../../pg/child.js';
-import type { RestoreTarget } from '../../pg/restore-target.js';
+import type { ArchiveVersion } from '../../formats/archive.js';
+import { ChildInput, holdBackTail } from '../../pg/child.js';
+import { choosePgProgram, pgRestoreNeed, type PgProgram } from '../../pg/programs.js';
+import { selectionArgs, type RestoreTarget } from '../../pg/restore-target.js';
 import type { SinkStage } from '../../stage.js';
 import { plainSqlGate } from './plain-sql-gate.js';
 
 /**
  * Feeds a custom-format archive to pg_restore on stdin; ownership and grants are left to the target server. The
  * archive's last byte reaches pg_restore only once every upstream check passed (see holdBackTail), so it cannot
- * commit a stream that later proves corrupt or cut.
+ * commit a stream that later proves corrupt or cut. `archive`, the format version in the archive's header when the
+ * caller has read it, refuses a pg_restore too old to read it before it starts.
  */
-export function pgRestore(target: RestoreTarget & { create?: boolean }): SinkStage {
+export function pgRestore(target: RestoreTarget & { create?: boolean; archive?: ArchiveVersion }): SinkStage {
+  let program: PgProgram | undefined;
   return {
     name: 'pg_restore',
-    create: () => new ChildInput({
-      name: 'pg_restore',
-      command: 'pg_restore',
-      // One transaction, so a restore that fails or is interrupted (even on its last byte) leaves nothing behind;
-      // CREATE DATABASE cannot run inside one, so --create restores go statement by statement.
-      args: ['--no-owner', '--no-privileges', '--exit-on-error', ...(target.create ? ['--create'] : ['--single-transaction']),
-        `--dbname=${target.database}`, ...(target.args ?? [])],
-      env: target.env,
-    }, holdBackTail(1)),
-    info: () => ({ program: 'pg_restore', database: target.database }),
+    async create(ctx) {
+      program = await choosePgProgram('pg_restore', target.programs, target.archive && pgRestoreNeed(target.archive), ctx.log);
+      return new ChildInput({
+        name: 'pg_restore',
+        command: program.command,
+        // One transaction, so a restore that fails or is interrupted (even on its last byte) leaves nothing behind;
+        // CREATE DATABASE cannot run inside one, so --create restores go statement by statement.
+        args: [...(target.keepOwners ? [] : ['--no-owner', '--no-privileges']), '--exit-on-error',
+          ...(target.create ? ['--create'] : ['--single-transaction']), `--dbname=${target.database}`, ...selectionArgs(target.only), ...(target.args ?? [])],
+        env: target.env,
+      }, holdBackTail(1));
+    },
+    info: () => ({ program: 'pg_restore', database: target.database, ...programInfo(program) }),
   };
 }
 
@@ -32,13 +37,14 @@ export function pgRestore(target: RestoreTarget & { create?: boolean }): SinkSta
  * dump was read and checked, with the dump's meta-commands refused (see plainSqlGate).
  */
 export function psql(target: RestoreTarget): SinkStage {
+  let program: PgProgram | undefined;
   return {
     name: 'psql',
-    async create() {
-      await assertPsqlRestricts(target.env);
+    async create(ctx) {
+      program = assertPsqlRestricts(await choosePgProgram('psql', target.programs, undefined, ctx.log));
       return new ChildInput({
         name: 'psql',
-        command: 'psql',
+        command: program.command,
         args: ['--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', `--dbname=${target.database}`, ...(target.args ?? [])],
         env: target.env,
         explain: (stderr) => /backslash commands are restricted/.test(stderr)
@@ -47,27 +53,22 @@ export function psql(target: RestoreTarget): SinkStage {
           : undefined,
       }, plainSqlGate());
     },
-    info: () => ({ program: 'psql', database: target.database }),
+    info: () => ({ program: 'psql', database: target.database, ...programInfo(program) }),
   };
+}
+
+function programInfo(program: PgProgram | undefined): Record<string, string> {
+  return program ? { path: program.command, version: program.version.text } : {};
 }
 
 /** The first release of each major whose psql knows `\restrict`, which the plain SQL gate relies on. */
 const PSQL_RESTRICT_SINCE: Record<number, number> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
 
 /** Refuses a psql that would run the dump's meta-commands: it could not be told to refuse them. */
-async function assertPsqlRestricts(env?: Record<string, string>): Promise<void> {
-  let version: string;
-  try {
-    version = (await promisify(execFile)('psql', ['--version'], { env: childEnvironment(env) })).stdout;
-  } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new CopycatError(missing ? 'PROGRAM_MISSING' : 'PROGRAM_FAILED', `${missing ? 'psql not found' : 'psql --version failed'}: ${PG_CLIENT_HINT}`, { cause: err });
-  }
-  const m = /(\d+)\.(\d+)/.exec(version);
-  const major = Number(m?.[1] ?? 0);
-  const minor = Number(m?.[2] ?? 0);
+function assertPsqlRestricts(psql: PgProgram): PgProgram {
+  const { major, minor } = psql.version;
   const since = PSQL_RESTRICT_SINCE[major];
-  if (major >= 18 || (since !== undefined && minor >= since)) return;
-  throw new CopycatError('PROGRAM_TOO_OLD', `psql ${major}.${minor} cannot refuse the meta-commands (\\!, \\o) a plain dump could carry: ` +
+  if (major >= 18 || (since !== undefined && minor >= since)) return psql;
+  throw new CopycatError('PROGRAM_TOO_OLD', `psql ${major}.${minor} (${psql.command}) cannot refuse the meta-commands (\\!, \\o) a plain dump could carry: ` +
     'install a psql of 13.22, 14.19, 15.14, 16.10, 17.6, 18 or newer (the PostgreSQL client packages)');
 }

@@ -1,6 +1,8 @@
 import { TOOL_VERSION } from '../../version.js';
 import { CopycatError } from '../../errors.js';
-import { libpqEnv, queryOnce } from '../../pg/client.js';
+import { libpqEnv } from '../../pg/client.js';
+import { pgDumpCommand } from '../../pg/dump.js';
+import type { PgProgram, PgProgramSearch } from '../../pg/programs.js';
 import type { SourceStage, StageContext } from '../../stage.js';
 import { ParallelDumpStream, type DumpReport, type TableResult } from './dump-stream.js';
 
@@ -17,8 +19,8 @@ export interface PgParallelOptions {
   readonly env?: Record<string, string>;
   /** Worker connections reading tables at once (1–64; default 2). One more connection coordinates. */
   readonly jobs?: number;
-  /** The pg_dump binary used for the schema and large objects; defaults to the one on PATH. */
-  readonly command?: string;
+  /** Where the pg_dump for the schema and large objects is looked for (see choosePgProgram). */
+  readonly programs?: PgProgramSearch;
   /**
    * How long to wait for the tables' share locks before failing (default 60 s), rather than waiting forever behind a
    * migration's exclusive lock.
@@ -45,19 +47,24 @@ export function pgParallel(opts: PgParallelOptions = {}): SourceStage & { report
   }
   const env = libpqEnv(opts.env);
   const database = opts.database ?? env.PGDATABASE;
+  // What pg_dump is run for the schema, and the server's version and size, asked the same way as for a plain dump.
+  const schemaDump = pgDumpCommand({ database, env: opts.env, programs: opts.programs });
   let report: DumpReport | undefined;
   let completed = false;
+  let pgDump: PgProgram | undefined;
   return {
     name: 'pg_parallel',
-    create(ctx: StageContext) {
+    async create(ctx: StageContext) {
       report = { database: database ?? '', serverVersion: '', snapshot: '', jobs, tables: [], sequences: 0, largeObjects: 0 };
       completed = false;
+      // Chosen before the snapshot is taken: a pg_dump older than the server is refused before anything starts.
+      pgDump = await schemaDump.choose(ctx.log);
       const stream = new ParallelDumpStream({
         env,
         childEnv: opts.env,
         database,
         jobs,
-        command: opts.command ?? 'pg_dump',
+        command: pgDump.command,
         lockWaitTimeoutMs: opts.lockWaitTimeoutMs ?? 60_000,
         tool: TOOL,
         onSnapshot: opts.onSnapshot,
@@ -66,14 +73,7 @@ export function pgParallel(opts: PgParallelOptions = {}): SourceStage & { report
       stream.once('end', () => (completed = true));
       return stream;
     },
-    async expectedSize() {
-      try {
-        const [row] = await queryOnce<{ size: string }>(env, `SELECT pg_database_size(current_database())::text AS size`, database);
-        return row ? Number(row.size) : undefined;
-      } catch {
-        return undefined;
-      }
-    },
+    expectedSize: () => schemaDump.databaseSize(),
     report: () => report,
     async facts() {
       const dumped = report?.database || database;
@@ -81,6 +81,7 @@ export function pgParallel(opts: PgParallelOptions = {}): SourceStage & { report
         kind: 'pg_parallel',
         ...(dumped ? { database: dumped } : {}),
         ...(report?.serverVersion ? { serverVersion: report.serverVersion } : {}),
+        ...(pgDump ? { dumpVersion: pgDump.version.text } : {}),
         format: 'parallel',
         ...(report ? { tables: tableFacts(report) } : {}),
       };
@@ -92,6 +93,7 @@ export function pgParallel(opts: PgParallelOptions = {}): SourceStage & { report
         database: report.database || database,
         format: 'parallel',
         ...(report.serverVersion ? { serverVersion: report.serverVersion } : {}),
+        ...(pgDump ? { pgDump: pgDump.command, dumpVersion: pgDump.version.text } : {}),
         snapshot: report.snapshot,
         jobs: report.jobs,
         complete: completed,

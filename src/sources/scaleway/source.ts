@@ -11,6 +11,7 @@ import { CopycatError, describeError } from '../../errors.js';
 import { sniffHead, type DumpFormat } from '../../formats/archive.js';
 import { ChildOutput } from '../../pg/child.js';
 import { pgDumpCommand } from '../../pg/dump.js';
+import { choosePgProgram, pgDumpNeed, type PgProgram, type PgProgramSearch } from '../../pg/programs.js';
 import type { SourceFacts, SourceStage, StageContext } from '../../stage.js';
 import { producerReadable, type Produce } from '../../streams.js';
 import { ScalewayApi, type ApiRetryOptions, type DatabaseBackup } from './api.js';
@@ -61,6 +62,8 @@ export interface ScalewayRdbOptions {
   sslMode?: PgSslMode;
   pgDumpFormat?: 'custom' | 'plain';
   pgDumpArgs?: string[];
+  /** snapshot-pgdump: where pg_dump is looked for (see choosePgProgram). */
+  pgDumpPrograms?: PgProgramSearch;
 
   /** Give up waiting for any one resource after this long (default 18 h). */
   waitTimeoutMs?: number;
@@ -87,7 +90,7 @@ interface RunState {
   privateEndpoint?: { ip: string; port: number };
   download: DownloadStats;
   /** snapshot-pgdump: what its pg_dump dumped, known once the dump ended. */
-  pgDump?: { database?: string; format: DumpFormat; serverVersion?: string };
+  pgDump?: { database?: string; format: DumpFormat; serverVersion?: string; dumpVersion: string };
 }
 
 export function scalewayRdb(options: ScalewayRdbOptions): SourceStage {
@@ -137,6 +140,7 @@ export function scalewayRdb(options: ScalewayRdbOptions): SourceStage {
         kind: `scaleway-${options.mode}`,
         database: options.databaseName,
         ...(state.pgDump?.serverVersion ? { serverVersion: state.pgDump.serverVersion } : {}),
+        ...(state.pgDump ? { dumpVersion: state.pgDump.dumpVersion } : {}),
         format: state.pgDump?.format ?? (sniffed === 'custom' || sniffed === 'plain' ? sniffed : 'unknown'),
       };
     },
@@ -195,7 +199,9 @@ async function createStream(o: ScalewayRdbOptions, ctx: StageContext, state: Run
     return { stream: producerReadable(downloadProducer(o, c, dl, state), ctx.signal), size: async () => dl.size };
   }
 
-  // Snapshot modes. From here on a billed instance may exist: every failure must say where it is.
+  // Snapshot modes. A pg_dump too old for the instance's engine is refused before a billed instance exists.
+  const pgDump = o.mode === 'snapshot-pgdump' ? await choosePgDumpFor(api, o, ctx) : undefined;
+  // From here on a billed instance may exist: every failure must say where it is.
   let produce: Produce;
   let size: () => Promise<number | undefined>;
   let dumpStream: Readable | undefined;
@@ -233,7 +239,7 @@ async function createStream(o: ScalewayRdbOptions, ctx: StageContext, state: Run
         env: { ...o.pgEnv, PGHOST: host, PGPORT: String(ep.port), PGSSLMODE: o.sslMode ?? 'require' },
         args: o.pgDumpArgs,
       });
-      const dump = (dumpStream = new ChildOutput(command.program()));
+      const dump = (dumpStream = new ChildOutput(command.program(pgDump!)));
       // pg_database_size is the on-disk size: a rough upper bound that still sizes multipart parts sensibly.
       size = () => command.databaseSize();
       produce = async (write, signal) => {
@@ -251,7 +257,8 @@ async function createStream(o: ScalewayRdbOptions, ctx: StageContext, state: Run
         } finally {
           signal.removeEventListener('abort', stop);
           const serverVersion = command.knownServerVersion;
-          state.pgDump = { database: command.database, format: command.format, ...(serverVersion ? { serverVersion } : {}) };
+          state.pgDump = { database: command.database, format: command.format, ...(serverVersion ? { serverVersion } : {}),
+            dumpVersion: pgDump!.version.text };
         }
       };
     }
@@ -283,6 +290,12 @@ async function createStream(o: ScalewayRdbOptions, ctx: StageContext, state: Run
     if (!state.tempInstanceDeleted && !state.tempInstanceLeft) leave(stream.errored ?? 'the stream was closed before the dump finished');
   });
   return { stream, size };
+}
+
+/** The pg_dump for the production instance's engine (`PostgreSQL-15`): the temporary instance runs the same. */
+async function choosePgDumpFor(api: ScalewayApi, o: ScalewayRdbOptions, ctx: StageContext): Promise<PgProgram> {
+  const { engine } = await api.getInstance(o.instanceId);
+  return choosePgProgram('pg_dump', o.pgDumpPrograms, pgDumpNeed(/^PostgreSQL-(\d+)/i.exec(engine)?.[1]), ctx.log);
 }
 
 interface PreparedDownload {

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { Transform, type TransformCallback } from 'node:stream';
-import { CompressStream, DecompressStream } from 'zstd-napi';
+import type * as ZstdNapi from 'zstd-napi';
 import { CopycatError } from '../../errors.js';
 import type { TransformStage } from '../../stage.js';
 
@@ -19,6 +20,24 @@ export interface ZstdOptions {
 const MT_JOB_SIZE = 2 << 20;
 const MT_SMALL_JOBS_MAX_LEVEL = 8;
 
+let addon: typeof ZstdNapi | undefined;
+
+/**
+ * zstd-napi is a native addon, loaded on first use rather than when this module is imported: where it failed to build
+ * or load, `--help`, `list`, `keygen` and uncompressed backups still work, and only a stage that needs zstd fails, with
+ * this error, when it is asked for (before any stage of its run starts). require() keeps stage factories synchronous.
+ */
+function zstdNapi(): typeof ZstdNapi {
+  try {
+    return (addon ??= createRequire(import.meta.url)('zstd-napi') as typeof ZstdNapi);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new CopycatError('ZSTD_UNAVAILABLE', `zstd is unavailable: its native addon zstd-napi did not load (${reason}) — ` +
+      'rebuild it in copycat-db\'s folder with `npm rebuild zstd-napi` (needs python3, make and g++), or back up with --compression none',
+      { cause: err });
+  }
+}
+
 export function zstdCompress(opts: ZstdOptions = {}): TransformStage {
   const level = opts.level ?? 3;
   const workers = opts.workers ?? 0;
@@ -28,6 +47,7 @@ export function zstdCompress(opts: ZstdOptions = {}): TransformStage {
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
     throw new CopycatError('OPTION_INVALID', `zstd workers ${workers} is out of range: use 0 to 64`);
   }
+  const { CompressStream } = zstdNapi();
   return {
     name: 'zstd-compress',
     create: () => new CompressStream({
@@ -41,6 +61,7 @@ export function zstdCompress(opts: ZstdOptions = {}): TransformStage {
 }
 
 export function zstdDecompress(): TransformStage {
+  const { DecompressStream } = zstdNapi();
   return {
     name: 'zstd-decompress',
     create() {
