@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { PutObjectLockConfigurationCommand } from '@aws-sdk/client-s3';
 import { check, type CheckReport } from '../src/operations/check.js';
+import { PG_CLIENT_SOURCE } from '../src/pg/child.js';
 import { dirRepository } from '../src/repository/index.js';
 import { bucketVersions } from './helpers/backup-objects.js';
 import { runCli } from './helpers/cli.js';
@@ -151,11 +152,16 @@ test('a directory repository, a single file, standard output; a pg_dump older th
   mkdirSync(bin);
   writeFileSync(join(bin, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 9.6.24"\n');
   chmodSync(join(bin, 'pg_dump'), 0o755);
-  const old = await runCli(['check', '-d', 'app', '--to', '-', '--no-encrypt'], { env: { ...env, PATH: `${bin}:${process.env.PATH}` } });
+  // First on PATH, but a newer one is found: check picks the pg_dump a backup would pick.
+  const passedOver = await runCli(['check', '-d', 'app', '--to', '-', '--no-encrypt'], { env: { ...env, PATH: `${bin}:${process.env.PATH}` } });
+  assert.equal(passedOver.code, 0, passedOver.stdout.toString());
+  assert.doesNotMatch(lines(passedOver.stdout)[2]!.join(' '), /9\.6\.24/);
+  const old = await runCli(['check', '-d', 'app', '--to', '-', '--no-encrypt', '--pg-bin-dir', bin], { env });
   assert.equal(old.code, 1);
   const major = serverVersion.split('.')[0];
-  assert.equal(lines(old.stdout)[2]!.join(' '), `FAILED database pg_dump 9.6.24 cannot dump PostgreSQL ${serverVersion} (pg_dump refuses a newer server): ` +
-    `install postgresql-client-${major} or newer`);
+  assert.equal(lines(old.stdout)[2]!.join(' '), `FAILED database pg_dump 9.6.24 (${bin}/pg_dump) cannot dump a PostgreSQL ` +
+    `${serverVersion.split(' ')[0]} server (pg_dump must be at least as new as the server): install postgresql-client-${major} or newer ` +
+    `(${PG_CLIENT_SOURCE}) and point --pg-bin-dir at its bin directory`);
 });
 
 test('the Scaleway modes: the instance, its database and (snapshot modes) a ready snapshot, through the API', async () => {
