@@ -235,6 +235,9 @@ test("a switch's variable takes true or false: anything else is a usage error, a
   assert.equal(parse('backup', ['--to', '-', '--no-prune'], { COPYCAT_PRUNE: 'true' }).options.prune, false);
   assert.equal(parse('backup', ['--to', '-'], { COPYCAT_PRUNE: 'true' }).options.prune, true);
   assert.equal(parse('backup', ['--to', '-'], { COPYCAT_ALLOW_UNLOCKED: 'false' }).options.allowUnlocked, false, 'false is false, not "set"');
+  assert.equal(parse('backup', ['--to', '-'], { COPYCAT_GLOBALS: 'true' }).options.globals, true);
+  assert.equal(parse('restore', ['--from', 'file:/x/', '--to-database', 'x'], { COPYCAT_GLOBALS: 'true' }).options.globals, undefined,
+    "a shared environment file never makes a restore apply roles: restore's --globals has no variable");
   assert.equal(parse('prune', ['--from', 'file:/x/'], { COPYCAT_KEEP_LAST: '9' }).options.keepLast, 9, 'prune reads the backup policy');
   for (const [name, text] of [['COPYCAT_PRUNE', 'no'], ['COPYCAT_ENCRYPT', '0'], ['COPYCAT_ALLOW_UNLOCKED', 'yes']]) {
     assert.throws(() => parse('backup', ['--to', '-'], { [name!]: text! }),
