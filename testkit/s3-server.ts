@@ -15,6 +15,8 @@ export interface S3TestServer {
   accessKeyId: string;
   secretAccessKey: string;
   region: string;
+  /** A role the test user may assume through STS at `endpoint` (AssumeRole), for temporary keys with a session token. */
+  roleArn: string;
   /** The standard AWS variables that point copycat-db (or any S3 tool) at this server. */
   env: Record<string, string>;
   /** An S3Client configured for radosgw (path style, checksums only when required). */
@@ -152,6 +154,7 @@ export async function startS3Server(): Promise<S3TestServer> {
     accessKeyId,
     secretAccessKey,
     region,
+    roleArn: 'arn:aws:iam:::role/copycat-test',
     env: { AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_REGION: region },
     client,
     dir,

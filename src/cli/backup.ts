@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { ChainOptions } from '../chain.js';
 import { parseLocation } from '../location.js';
 import { backup } from '../operations/backup.js';
+import type { S3UploadOptions } from '../repository/s3-store.js';
 import type { BackupFlags } from '../settings/flags.js';
 import type { PgGlobalsStage } from '../sources/pg-globals.js';
 import { fileSink } from '../sinks/file.js';
@@ -31,14 +32,9 @@ export function backupCommand(program: Command): void {
   }));
 }
 
-async function backupTo(ctx: ActionContext, flags: BackupFlags, { source }: ChosenSource, chain: ChainOptions, globals: PgGlobalsStage | undefined): Promise<void> {
-  const location = parseLocation(flags.to);
-  if (location.kind === 'file' || location.kind === 'stdio') {
-    const { summary } = await backup({ source, chain, to: { sink: location.kind === 'file' ? fileSink(location.path) : stdoutSink() } }, ctx);
-    ctx.done('backup.done', summary);
-    return;
-  }
-  const repository = await openRepository(flags.to, 'backup', flags, {
+/** How a backup writes into S3, from its flags. */
+export function uploadOptions(flags: BackupFlags): S3UploadOptions {
+  return {
     retention: { mode: flags.lockMode, days: flags.retainDays },
     allowUnlocked: flags.allowUnlocked,
     expectedSize: flags.expectedSize,
@@ -46,7 +42,17 @@ async function backupTo(ctx: ActionContext, flags: BackupFlags, { source }: Chos
     partSize: flags.partSize,
     concurrency: flags.concurrency,
     checksum: flags.checksum,
-  });
+  };
+}
+
+async function backupTo(ctx: ActionContext, flags: BackupFlags, { source }: ChosenSource, chain: ChainOptions, globals: PgGlobalsStage | undefined): Promise<void> {
+  const location = parseLocation(flags.to);
+  if (location.kind === 'file' || location.kind === 'stdio') {
+    const { summary } = await backup({ source, chain, to: { sink: location.kind === 'file' ? fileSink(location.path) : stdoutSink() } }, ctx);
+    ctx.done('backup.done', summary);
+    return;
+  }
+  const repository = await openRepository(flags.to, 'backup', flags, uploadOptions(flags));
   const { manifest, summary } = await backup({ source, chain, to: { repository }, globals }, ctx);
   ctx.done('backup.done', summary, {
     id: manifest!.id,

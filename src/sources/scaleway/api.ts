@@ -321,6 +321,17 @@ export class ScalewayApi {
     return this.call('GET', `/instances/${enc(id)}`);
   }
 
+  /** The names of the instance's databases. */
+  async listDatabases(instanceId: string): Promise<string[]> {
+    const names: string[] = [];
+    for (let page = 1; ; page++) {
+      const res = await this.call<{ databases?: { name: string }[]; total_count?: number }>('GET', `/instances/${enc(instanceId)}/databases`, { query: { page, page_size: 100 } });
+      const found = res.databases ?? [];
+      names.push(...found.map((d) => d.name));
+      if (found.length === 0 || names.length >= (res.total_count ?? 0)) return names;
+    }
+  }
+
   deleteInstance(id: string): Promise<Instance> {
     return this.call('DELETE', `/instances/${enc(id)}`);
   }
