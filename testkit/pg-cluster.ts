@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -58,6 +58,18 @@ function run(cmd: string, args: string[], id: { uid?: number; gid?: number }): P
   });
 }
 
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** At exit, servers still running are stopped at once (SIGQUIT: immediate shutdown, their own children too). */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const server of live) server.kill('SIGQUIT');
+  });
+}
+
 export async function startPgCluster(): Promise<PgCluster> {
   const bin = pgBinDir();
   const id = serverIdentity();
@@ -76,6 +88,14 @@ export async function startPgCluster(): Promise<PgCluster> {
   let serverLog = '';
   server.stderr!.on('data', (d) => (serverLog = (serverLog + d).slice(-8000)));
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  // A server must never keep a test process alive: when a before() hook fails after this one started (a sibling
+  // server that did not boot), nothing would ever stop it, and the test file would hang for ever. Unreferenced, it
+  // lets the process end; the exit hook then stops it.
+  server.unref();
+  (server.stderr as Socket).unref();
+  live.add(server);
+  installExitHook();
+  void exited.then(() => live.delete(server));
 
   const env = { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGPASSWORD: PASSWORD };
   const connect = async (database: string) => {
