@@ -14,6 +14,7 @@ import { lockVersion, readRetention, type RetentionPolicy } from '../s3/driver/r
 import { s3Sink, type S3Checksum } from '../sinks/s3.js';
 import { s3Object } from '../sources/s3-object.js';
 import type { Repository } from './index.js';
+import { listPrefix } from './layout.js';
 import type { ObjectStore, PendingWrite, StoredVersion, VersionLock } from './store.js';
 
 export interface S3StoreOptions {
@@ -233,5 +234,7 @@ export function s3Store(opts: S3StoreOptions): ObjectStore {
     },
 
     dataSource: (key, versionId) => s3Object({ client, bucket, key, versionId }),
+
+    below: (prefix, segment) => s3Repository({ ...opts, prefix: listPrefix(prefix) + segment }),
   };
 }
