@@ -2,8 +2,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SETTINGS } from '../settings/catalog/index.js';
 import type { CheckInput } from '../settings/check.js';
-import { COMMANDS, defaultText, InvalidValue, list, longFlag, REQUIRED, useOf, type CommandName, type Setting, type Use } from '../settings/setting.js';
-import { parserOf } from '../settings/values.js';
+import { COMMANDS, defaultText, InvalidValue, list, longFlag, optionKey, REQUIRED, useOf, type CommandName, type Setting, type Use } from '../settings/setting.js';
+import { parserOf, readBooleanVariable } from '../settings/values.js';
 
 /**
  * The program's run-wide flags, and --help showing each description as built here. Call before adding commands:
@@ -21,8 +21,14 @@ export function addSettings(command: Command, name: CommandName): Command {
     const use = useOf(setting, name);
     if (use?.flag !== undefined && !setting.program) command.addOption(option(setting, use));
   }
+  // Commander turns a boolean flag on whenever its variable is set, whatever it holds (`false` too): read it here.
+  const booleanVariables = SETTINGS.filter((s) => s.env !== undefined && !s.program && isBooleanFlag(useOf(s, name)?.flag));
   // An empty value is unset, as for every setting (an `X=` line in an environment file, or `--flag ''`).
   return command.hook('preAction', (_, action) => {
+    for (const setting of booleanVariables) {
+      const key = optionKey(useOf(setting, name)!.flag!);
+      if (action.getOptionValueSource(key) === 'env') action.setOptionValueWithSource(key, readBooleanVariable(process.env[setting.env!] ?? ''), 'env');
+    }
     for (const [key, value] of Object.entries(action.opts())) {
       // A repeatable flag's variable arrives as [''].
       const empty = value === '' || (Array.isArray(value) && value.every((v) => v === ''));
@@ -39,6 +45,11 @@ export function checkInput(command: Command): Required<CheckInput> {
     fromCommandLine: (key) => command.getOptionValueSourceWithGlobals(key) === 'cli',
     env: process.env,
   };
+}
+
+/** `--all-databases`, not `--to <location>` nor `--no-encrypt` (whose variable would turn it off). */
+function isBooleanFlag(flag: string | undefined): boolean {
+  return flag !== undefined && !flag.includes('<') && !longFlag(flag).startsWith('--no-');
 }
 
 function option(setting: Setting, use: Use): Option {
