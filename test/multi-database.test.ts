@@ -109,16 +109,20 @@ test('database names become key segments one to one, and a connection keeps its 
 test('three databases in one run, one failing: the other two are backed up under PREFIX/DBNAME/ and restorable, the failure named, the exit non-zero', async () => {
   const bucket = await s3.createBucket({ objectLock: true });
   const to = `s3://${bucket}/prod`;
-  const r = await cli(['backup', '-d', 'app', '-d', 'nosuch', '-d', 'billing', '--to', to, '--retain-days', '1', '--level', '1']);
+  const r = await cli(['backup', '-d', 'app', '-d', 'nosuch', '-d', 'billing', '--globals', '--to', to, '--retain-days', '1', '--level', '1']);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /backup\.database\.failed database=nosuch error=.*"nosuch" does not exist/);
-  assert.match(r.stderr, /backup\.done .*databases=3 failed=1/);
-  assert.match(r.stderr, /copycat-db: error: 1 of 3 databases failed: nosuch \(.*does not exist.*\) — the others were backed up/);
+  // pg_dumpall (--globals) is the first to connect, and says so.
+  assert.match(r.stderr, /backup\.database\.failed database=nosuch error=.*could not connect to database "nosuch"/);
+  // The run's one summary (what the metrics, pings and webhooks report): totals, and each database's outcome.
+  assert.match(r.stderr, /backup\.done databases=3 failed=1 results=\[\{"database":"app","id":"[^"]+","dump_bytes":\d+,"stored_bytes":\d+\},\{"database":"nosuch","error":".*?nosuch.*?"\},\{"database":"billing","id":"[^"]+",.*\] dump_bytes=\d+ stored_bytes=\d+ ratio=/);
+  assert.match(r.stderr, /copycat-db: error: 1 of 3 databases failed: nosuch \(.*"nosuch".*\) — the others were backed up/);
   for (const name of ['app', 'billing']) assert.match(r.stderr, new RegExp(`backup\\.database\\.done database=${name} id=\\S+ key=prod/${name}/`));
 
-  // The failed database left nothing a listing could take for a backup: no manifest, no object at all.
-  const keys = (await bucketVersions(s3.client, bucket)).map((v) => v.split(" ")[0]!);
-  assert.ok(keys.length > 0 && keys.every((k) => /^prod\/(app|billing)\/\d{8}T\d{6}Z-[0-9a-f]{4}\.(backup|manifest\.json)$/.test(k)), keys.join(', '));
+  // Each backup holds the globals of its own (self-contained, restorable alone); the failed database left nothing a
+  // listing could take for a backup: no manifest, no object at all.
+  const keys = (await bucketVersions(s3.client, bucket)).map((v) => v.split(' ')[0]!.replace(/\d{8}T\d{6}Z-[0-9a-f]{4}/, 'ID'));
+  assert.deepEqual(keys, ['prod/app/ID.backup', 'prod/app/ID.globals', 'prod/app/ID.manifest.json',
+    'prod/billing/ID.backup', 'prod/billing/ID.globals', 'prod/billing/ID.manifest.json']);
 
   const rows = await listed(to);
   assert.deepEqual(byDatabase(rows), { app: 1, billing: 1 });
