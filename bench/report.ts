@@ -140,6 +140,22 @@ export function targets(report: BenchReport): Target[] {
     add('zstd -3 backup within 1.1× of the CPU floor', best3 / floor3, `${s(best3 / floor3, 2)}× (${s(best3)} s vs floor ${s(floor3)} s = ${s(floor3 / limit, 2)}× limit)`, (v) => v <= 1.1);
     const z1 = sec('copycat-file-z1') / limit;
     add('zstd -1 backup within 1.4× of the limit', z1, `${s(z1, 2)}× (${s(sec('copycat-file-z1'))} s vs ${s(limit)} s)`, (v) => v <= 1.4);
+    const restore = ratio(sec('copycat-restore'), sec('pg_restore-file'));
+    const cpuOf = (id: string) => { const m = find(e2e, id); return m && !m.skipped ? summarize(m) : undefined; };
+    const [ccRestore, pgRestore] = [cpuOf('copycat-restore'), cpuOf('pg_restore-file')];
+    // Both restores wait on the same single-threaded COPY and index builds: what ours adds is CPU on the same cores.
+    add('restore from S3 ≤ 1.1× `pg_restore --single-transaction` of a local uncompressed dump', restore,
+      `${s(restore, 2)}× (${s(sec('copycat-restore'))} s vs ${s(sec('pg_restore-file'))} s); CPU s tools + PostgreSQL + S3 server: ` +
+      `${s(ccRestore?.cpuSeconds ?? NaN)} + ${s(ccRestore?.backendCpuSeconds ?? NaN)} + ${s(ccRestore?.s3ServerCpuSeconds ?? NaN)} vs ` +
+      `${s(pgRestore?.cpuSeconds ?? NaN)} + ${s(pgRestore?.backendCpuSeconds ?? NaN)}`, (v) => v <= 1.1);
+    const parallelJobs = e2e.methods.map((m) => Number(/^parallel-(\d+):backup$/.exec(m.id)?.[1])).filter((n) => n > 1);
+    for (const jobs of parallelJobs) {
+      const pairSeconds = (pair: string) => sec(`${pair}:backup`) + sec(`${pair}:restore`);
+      const [container, directory] = [pairSeconds(`parallel-${jobs}`), pairSeconds(`directory-${jobs}`)];
+      add(`parallel backup + restore, ${jobs} jobs, ≤ 1.0× \`pg_dump -Fd -j ${jobs}\` + \`pg_restore -j ${jobs}\` from disk`, container / directory,
+        `${s(container / directory, 2)}× (${s(container)} s vs ${s(directory)} s: backup ${s(sec(`parallel-${jobs}:backup`))} vs ${s(sec(`directory-${jobs}:backup`))}, ` +
+        `restore ${s(sec(`parallel-${jobs}:restore`))} vs ${s(sec(`directory-${jobs}:restore`))})`, (v) => v <= 1.0);
+    }
     const ours = e2e.methods.filter((m) => m.id.startsWith('copycat-') && !m.skipped && m.runs.length);
     const rss = Math.max(...ours.map((m) => summarize(m).peakTreeRssMiB));
     add('peak RSS < 200 MiB at every size (copycat-db + pg_dump)', rss, `max ${s(rss, 0)} MiB over ${ours.length} methods × sizes`, (v) => v < 200);

@@ -24,6 +24,8 @@
 #   S3_DEBUG=1           time each step of start and stop
 #
 # Credentials are fixed: access key copycat-test, secret copycat-test-secret, region us-east-1 (path-style URLs).
+# STS is on (AssumeRole at the same endpoint, e.g. AWS_ENDPOINT_URL_STS): the user may assume the role
+# arn:aws:iam:::role/copycat-test, which may do anything in S3, and so get temporary keys with a session token.
 # Everything binds 127.0.0.1 only. The daemons run as the invoking user (root in CI; no --setuser needed).
 # Stdout carries only the `export` lines; progress, timings and errors go to stderr.
 set -euo pipefail
@@ -31,6 +33,7 @@ set -euo pipefail
 ACCESS_KEY=copycat-test
 SECRET_KEY=copycat-test-secret
 S3_USER=copycat-test
+ROLE=copycat-test
 REGION=us-east-1
 RGW_NAME=client.rgw.copycat
 DAEMONS=(rgw osd mon) # stop order
@@ -281,6 +284,9 @@ rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
 rgw data = $DIR/rgw
 rgw thread pool size = 64
 rgw crypt require ssl = false
+# Temporary credentials (session tokens) for tests of the AWS SDK's credential chain; the key seals session tokens.
+rgw s3 auth use sts = true
+rgw sts key = copycat-sts-key1
 CONF
 }
 
@@ -465,6 +471,14 @@ cmd_start() {
     radosgw-admin -c "$CONF" -n "$RGW_NAME" user create --uid="$S3_USER" --display-name="copycat-db tests" \
       --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >>"$DIR/log/setup.log" 2>&1 ||
       fail_start "radosgw-admin user create failed"
+  fi
+  if ! radosgw-admin -c "$CONF" -n "$RGW_NAME" role get --role-name="$ROLE" >/dev/null 2>>"$DIR/log/cli.err"; then
+    radosgw-admin -c "$CONF" -n "$RGW_NAME" role create --role-name="$ROLE" --path=/ \
+      --assume-role-policy-doc="{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"arn:aws:iam:::user/$S3_USER\"]},\"Action\":[\"sts:AssumeRole\"]}]}" \
+      >>"$DIR/log/setup.log" 2>&1 || fail_start "radosgw-admin role create failed"
+    radosgw-admin -c "$CONF" -n "$RGW_NAME" role-policy put --role-name="$ROLE" --policy-name=s3 \
+      --policy-doc='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"arn:aws:s3:::*"}]}' \
+      >>"$DIR/log/setup.log" 2>&1 || fail_start "radosgw-admin role-policy put failed"
   fi
   touch "$DIR/.initialised"
   trap - TERM INT HUP

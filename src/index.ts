@@ -43,10 +43,10 @@ export { loadCryptRemote, revealObscured, type RcloneCryptRemote, type RcloneTar
 export { rcloneDecrypt, type RcloneDecryptOptions } from './transforms/rclone-decrypt.js';
 export { listLegacy, formatLegacyTable, type LegacyRow } from './operations/list-legacy.js';
 export {
-  backup, restore, list, listByDatabase, prune, pruneByDatabase, verify, show, exportBackup, formatBackupTable, formatBackupDetails, formatVerifyReport, summarize,
+  backup, restore, list, listByDatabase, prune, pruneByDatabase, verify, check, show, exportBackup, formatBackupTable, formatBackupDetails, formatVerifyReport, formatCheckReport, summarize,
   type BackupOptions, type BackupResult, type RestoreOptions, type RestoreInto, type RestoreResult, type BackupRow,
   type VerifyOptions, type VerifyReport, type VerifyCheck, type RunSummary, type BackupDetails, type ExportOptions,
-  type BackupGroup, type DatabasePruneReport,
+  type CheckOptions, type BackupNeeds, type CheckReport, type CheckResult, type BackupGroup, type DatabasePruneReport,
 } from './operations/index.js';
 export { scalewayRdb, instanceDatabases, type ScalewayRdbOptions, type ScalewayMode } from './sources/scaleway/index.js';
 export { pgParallel, type PgParallelOptions } from './sources/pg-parallel/index.js';

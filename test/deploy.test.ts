@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { SETTINGS } from '../src/settings/catalog/index.js';
-import { COMMANDS } from '../src/settings/setting.js';
+import { COMMANDS, commandsOf } from '../src/settings/setting.js';
 import { settingsTable, TABLE_BEGIN, TABLE_END } from '../src/settings/table.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE } from '../src/s3/driver/part-plan.js';
 import { MIB } from '../src/units.js';
@@ -95,13 +95,15 @@ test('the verify check can fail: a mistyped setting in a unit is reported', () =
   assert.match(r.output, /Unknown key.*ProtectSytem/);
 });
 
-test('the service: oneshot, environment file, ExecStart, hardening, a memory bound above the documented peak', () => {
+test('the service: oneshot, environment file, check then backup, hardening, a memory bound above the documented peak', () => {
   for (const name of ['copycat-db.service', 'copycat-db@.service']) {
     const u = unit(name);
     const s = (key: string) => one(u, 'Service', key);
     assert.equal(s('Type'), 'oneshot', name);
     assert.equal(s('EnvironmentFile'), name.includes('@') ? '/etc/copycat-db/%i.env' : '/etc/copycat-db/copycat-db.env');
-    assert.match(s('ExecStart'), /^\/usr\/bin\/copycat-db backup --to \$\{COPYCAT_DESTINATION\}( |$)/);
+    // Every setting comes from the environment file, COPYCAT_BACKUP_OPTIONS included (the CLI reads it itself).
+    assert.equal(s('ExecStart'), '/usr/bin/copycat-db backup');
+    assert.equal(s('ExecStartPre'), '-/usr/bin/copycat-db check --json', 'a check first, which does not stop the backup');
     for (const [key, value] of [['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['PrivateTmp', 'yes'], ['ProtectHome', 'yes']]) {
       assert.equal(s(key!), value, `${name}: ${key}`);
     }
@@ -190,7 +192,7 @@ test('each --help names the variable behind every flag that has one', () => {
   const help = (...args: string[]) => execFileSync(process.execPath, [join(ROOT, 'bin', 'copycat-db.js'), ...args, '--help'], { encoding: 'utf8' });
   for (const command of COMMANDS) {
     const text = help(command);
-    for (const setting of SETTINGS.filter((s) => s.env && s.flag && !s.program && s.commands.includes(command))) {
+    for (const setting of SETTINGS.filter((s) => s.env && s.flag && !s.program && commandsOf(s).includes(command))) {
       assert.match(text, new RegExp(`env:\\s+${setting.env}\\b`), `${command} --help names ${setting.env}`);
     }
   }

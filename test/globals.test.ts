@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { GetObjectRetentionCommand } from '@aws-sdk/client-s3';
 import { CopycatError } from '../src/errors.js';
 import type { Manifest } from '../src/formats/manifest.js';
+import { globalsContents } from '../src/operations/verify/globals.js';
 import { splitStatements } from '../src/pg/globals-apply.js';
 import { dirRepository, listBackups } from '../src/repository/index.js';
 import { globalsKey, manifestKey } from '../src/repository/layout.js';
@@ -153,9 +154,22 @@ test('a flipped byte in the globals fails the restore before anything is applied
   await source.query('DROP ROLE tamper_probe');
   const path = join(repo, `${id}.globals`);
   const good = readFileSync(path);
+  // verify reads the globals as restore would, applies nothing: the server's roles are not the drill's to change.
+  const globalsCheck = async () => {
+    const v = await intoTarget(['verify', '--from', `file:${repo}`, '--json']);
+    const report = JSON.parse(v.stdout.toString()) as { ok: boolean; checks: { name: string; status: string; detail: string }[] };
+    return { code: v.code, ok: report.ok, check: report.checks.find((c) => c.name === 'globals') };
+  };
+  const verified = await globalsCheck();
+  assert.deepEqual([verified.code, verified.ok, verified.check?.status], [0, true, 'ok'], verified.check?.detail);
+  assert.match(verified.check!.detail, /^\d+ statements, \d+ roles; digests match/);
+  assert.deepEqual(await target.query(`SELECT 1 FROM pg_roles WHERE rolname = 'tamper_probe'`), [], 'verify created no role');
   const flipped = Buffer.from(good);
   flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
   writeFileSync(path, flipped);
+  const tampered = await globalsCheck();
+  assert.deepEqual([tampered.code, tampered.ok, tampered.check?.status], [1, false, 'failed']);
+  assert.match(tampered.check!.detail, /authentication|sha256|digest/i);
   await target.createDatabase('tampered');
   const r = await intoTarget(['restore', '--from', `file:${repo}`, '--to-database', 'tampered', '--globals', '--keep-owners']);
   assert.equal(r.code, 1);
@@ -243,4 +257,8 @@ test('globals SQL splits at semicolons outside quotes and comments; pg_dumpall\'
   ]);
   assert.throws(() => splitStatements('CREATE ROLE x;\n\\! touch /tmp/owned\n'),
     (err: unknown) => err instanceof CopycatError && err.code === 'GLOBALS_INVALID' && /psql meta-command \(\\! touch \/tm…\)/.test(err.message));
+  // verify's reading: pg_dumpall's last line proves the globals whole, even where every digest matches a cut dump.
+  const done = '--\n-- PostgreSQL database cluster dump complete\n--\n\n';
+  assert.deepEqual(globalsContents(`${sql}${done}`), { statements: 4, roles: 1 });
+  assert.throws(() => globalsContents(sql), /ends before its "cluster dump complete" line/);
 });

@@ -118,6 +118,14 @@ test('three databases in one run, one failing: the other two are backed up under
   assert.match(r.stderr, /copycat-db: error: 1 of 3 databases failed: nosuch \(.*"nosuch".*\) — the others were backed up/);
   for (const name of ['app', 'billing']) assert.match(r.stderr, new RegExp(`backup\\.database\\.done database=${name} id=\\S+ key=prod/${name}/`));
 
+  // check says the same before a run: one line per database.
+  const checked = await cli(['check', '-d', 'app', '-d', 'nosuch', '-d', 'billing', '--to', to]);
+  assert.equal(checked.code, 1);
+  const lines = checked.stdout.toString().split('\n');
+  assert.ok(lines.some((l) => /^ok +database app +app on PostgreSQL/.test(l)), checked.stdout.toString());
+  assert.ok(lines.some((l) => /^FAILED +database nosuch +cannot connect to nosuch: .*"nosuch"/.test(l)), checked.stdout.toString());
+  assert.ok(lines.some((l) => /^ok +database billing /.test(l)));
+
   // Each backup holds the globals of its own (self-contained, restorable alone); the failed database left nothing a
   // listing could take for a backup: no manifest, no object at all.
   const keys = (await bucketVersions(s3.client, bucket)).map((v) => v.split(' ')[0]!.replace(/\d{8}T\d{6}Z-[0-9a-f]{4}/, 'ID'));
@@ -191,8 +199,8 @@ test('a single --database keeps the flat layout; several need a repository; the 
   const off = await cli(['backup', '-d', 'app', '-d', 'billing', '--to', join(work, 'off.dump')], { COPYCAT_ALL_DATABASES: 'false' });
   assert.match(off.stderr, /several --database need/, 'false leaves --all-databases off');
   const bad = await cli(['backup', '--to', join(work, 'bad.dump')], { COPYCAT_ALL_DATABASES: 'maybe' });
-  assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /COPYCAT_ALL_DATABASES: "maybe" is not true or false/);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /from env 'COPYCAT_ALL_DATABASES' is invalid\. COPYCAT_ALL_DATABASES takes true or false/);
   const on = await cli(['backup', '--to', join(work, 'on.dump')], { COPYCAT_ALL_DATABASES: 'true' });
   assert.match(on.stderr, /--all-databases need a repository/);
 });
@@ -206,6 +214,10 @@ test('Scaleway scw-export: several databases of one instance, each its own backu
   assert.equal(named.code, 1, named.stderr);
   assert.match(named.stderr, /backup\.database\.failed database=ghost error=.*not_found/);
   assert.match(named.stderr, /error: 1 of 3 databases failed: ghost/);
+  // check: one line for the instance, naming the database it lacks, before any backup is asked for.
+  const checked = await cli(['check', '-d', 'app', '-d', 'ghost', '-d', 'billing', '--to', to], scw);
+  assert.equal(checked.code, 1);
+  assert.match(checked.stdout.toString(), /^FAILED +scaleway +.*has no database "ghost" \(it has app, billing\)/m);
   const all = await cli(['backup', '--all-databases', '--to', to, '--retain-days', '1'], scw);
   assert.equal(all.code, 0, all.stderr);
   assert.match(all.stderr, /backup\.databases databases=\["app","billing"\]/);

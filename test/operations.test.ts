@@ -73,16 +73,16 @@ function jsonLines(text: string): Record<string, unknown>[] {
 test('start-up check: every missing or invalid setting at once, by name, on one line, before any work', async () => {
   const target = join(dir, 'never.backup');
   const r = await runCli(['backup', '--metrics-file', join(dir, 'no-such-dir', 'm.prom')], {
-    env: env({ COPYCAT_KEY_FILE: '', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', PGPORT: 'abc', COPYCAT_DESTINATION: 's3://copycat-bucket/app', COPYCAT_LOG_LEVEL: 'loud' }),
+    // HOME: no ~/.aws of the machine's, whose default profile would be a source of credentials.
+    env: env({ HOME: dir, COPYCAT_KEY_FILE: '', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', PGPORT: 'abc', COPYCAT_DESTINATION: 's3://copycat-bucket/app', COPYCAT_LOG_LEVEL: 'loud' }),
   });
   assert.equal(r.code, 1);
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 1, r.stderr);
   const line = lines[0]!;
-  assert.match(line, /^copycat-db: error: 6 settings are missing or invalid: /);
+  assert.match(line, /^copycat-db: error: 5 settings are missing or invalid: /);
   assert.match(line, /COPYCAT_KEY_FILE: not set — path of the 32-byte key from copycat-db keygen/);
-  assert.match(line, /AWS_ACCESS_KEY_ID: not set — /);
-  assert.match(line, /AWS_SECRET_ACCESS_KEY: not set — /);
+  assert.match(line, /AWS_ACCESS_KEY_ID: not set — the S3 access key id \(with AWS_SECRET_ACCESS_KEY\), or another source of credentials: AWS_PROFILE /);
   assert.match(line, /PGPORT: "abc" is not a port number/);
   assert.match(line, /COPYCAT_LOG_LEVEL: "loud" is not a log level — debug, info, warn or error/);
   assert.match(line, /--metrics-file: the directory .*no-such-dir does not exist/, 'a value given as a flag is named by its flag');

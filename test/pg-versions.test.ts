@@ -4,14 +4,16 @@
  * anything starts. On this machine's real PostgreSQL 15, with stand-ins for the majors it does not have.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { CopycatError } from '../src/errors.js';
 import { customArchiveVersion } from '../src/formats/archive.js';
 import type { Manifest } from '../src/formats/manifest.js';
 import type { Logger } from '../src/log.js';
+import { restoreSink } from '../src/restore-sink.js';
 import { backup } from '../src/operations/backup.js';
 import { restore } from '../src/operations/restore.js';
 import { choosePgProgram, pgDumpNeed, pgRestoreNeed, type PgProgramSearch } from '../src/pg/programs.js';
@@ -221,6 +223,42 @@ test('psql comes from the same search, and one that cannot refuse meta-commands 
   await assert.rejects(pipeline(fileSource(plain)).to(psql({ database: 'into_psql', env: pg.env, programs: { versionRoots: [versions], path: '' } })).run(),
     /stand-in psql 16\.10 cannot run/);
   assert.equal(await tablesIn('into_psql'), 0);
+});
+
+test('a restore that fails while its pg_restore is being chosen leaves no pg_restore running', async () => {
+  // A pg_restore slow to tell its version; once started for real, it would wait on its input for ever.
+  const bin = newDir('slow-bin');
+  const pidFile = join(bin, 'pid');
+  writeFileSync(join(bin, 'pg_restore'), `#!/bin/sh
+if [ "$1" = --version ]; then sleep 1; echo 'pg_restore (PostgreSQL) 17.2'; exit 0; fi
+echo $$ > '${pidFile}'
+exec cat > /dev/null
+`, { mode: 0o755 });
+  const { repo, manifest } = await backupBy17();
+  const head = readFileSync(join(repo, dataKey('', manifest.id))).subarray(0, 64);
+  // The archive's first bytes, then the stream breaks (a digest or a download failing) while the choice is under way.
+  const breaking: SourceStage = {
+    name: 'breaking',
+    create: () => {
+      const stream = new Readable({ read() {} });
+      stream.push(head);
+      setTimeout(() => stream.destroy(new Error('the stream broke on purpose')), 200);
+      return stream;
+    },
+  };
+  await assert.rejects(pipeline(breaking).to(restoreSink({ database: 'app', env: pg.env, programs: { binDir: bin } })).run(), /broke on purpose/);
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // past the choice, had the run not waited for it
+  // Started and stopped at once, it may have died before writing its pid: only a real pid can be running.
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  let alive = true;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    alive = false;
+  }
+  if (alive) process.kill(pid, 'SIGKILL');
+  assert.equal(alive, false, 'the pg_restore started after the run failed is still running');
 });
 
 test('archive format versions: read from the header after PGDMP, and the pg_restore each needs', () => {

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { inspect } from 'node:util';
 import { after, test } from 'node:test';
 import { CopycatError } from '../src/errors.js';
-import { describeScalewayError, parseRetryAfter } from '../src/sources/scaleway/api.js';
+import { describeScalewayError } from '../src/sources/scaleway/api.js';
 import { loadScalewayCredentials, parseScwConfig } from '../src/sources/scaleway/config.js';
 import { producerReadable } from '../src/streams.js';
 import { sniffArchiveFormat } from '../src/formats/archive.js';
@@ -161,15 +161,6 @@ test('Scaleway error bodies in one line', () => {
     'permissions_denied: missing permission to delete instance; the API key needs RelationalDatabasesFullAccess on the project');
   assert.equal(d(502, '<html>Bad Gateway</html>', 'Bad Gateway'), 'HTTP 502 Bad Gateway');
   assert.equal(d(500, ''), 'HTTP 500');
-});
-
-test('Retry-After: seconds, fractions and HTTP dates', () => {
-  assert.equal(parseRetryAfter('3'), 3000);
-  assert.equal(parseRetryAfter('0.25'), 250);
-  const now = Date.parse('2025-01-01T00:00:00Z');
-  assert.equal(parseRetryAfter('Wed, 01 Jan 2025 00:00:07 GMT', now), 7000);
-  assert.equal(parseRetryAfter('soon'), undefined);
-  assert.equal(parseRetryAfter(undefined), undefined);
 });
 
 test('archive format is sniffed from the first bytes', () => {

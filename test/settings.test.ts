@@ -4,28 +4,33 @@
  * commander's usage errors.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { addProgramSettings, addSettings, checkInput } from '../src/cli/options.js';
+import { OTHER_SOURCES } from '../src/s3/driver/credential-sources.js';
+import { DESTINATION } from '../src/settings/catalog/backup.js';
 import { SETTINGS } from '../src/settings/catalog/index.js';
+import { RETAIN_DAYS } from '../src/settings/catalog/upload.js';
 import { configProblems } from '../src/settings/check.js';
-import type { BackupFlags, ListFlags, PruneCommandFlags, RestoreFlags, VerifyFlags, ExportFlags, ShowFlags } from '../src/settings/flags.js';
-import { COMMANDS, type CommandName, type Env } from '../src/settings/setting.js';
+import type { BackupFlags, CheckFlags, ListFlags, PruneCommandFlags, RestoreFlags, VerifyFlags, ExportFlags, ShowFlags } from '../src/settings/flags.js';
+import { COMMANDS, commandsOf, longFlag, type CommandName, type Env } from '../src/settings/setting.js';
 import { BACKUP_MODES, modeNeeds } from '../src/sources/scaleway/modes.js';
 import { runCli } from './helpers/cli.js';
 
 /** The keys of each flags type, checked both ways by the compiler: a flag the type lacks (or the reverse) fails below. */
+const BACKUP_KEYS = {
+  to: true, database: true, mode: true, scwInstance: true, scwPrivateNetwork: true, scwWaitHours: true, format: true, jobs: true,
+  compression: true, keyFile: true, encrypt: true, level: true, workers: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
+  retainDays: true, lockMode: true, allowUnlocked: true, checksum: true, maxParts: true, partSize: true, expectedSize: true,
+  concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true, pgBinDir: true,
+  keepDaily: true, keepWeekly: true, keepMonthly: true, keepYearly: true, globals: true, allDatabases: true,
+} satisfies Record<keyof BackupFlags, true>;
 const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
-  backup: {
-    to: true, database: true, mode: true, scwInstance: true, scwPrivateNetwork: true, scwWaitHours: true, format: true, jobs: true,
-    compression: true, keyFile: true, encrypt: true, level: true, workers: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
-    retainDays: true, lockMode: true, allowUnlocked: true, checksum: true, maxParts: true, partSize: true, expectedSize: true,
-    concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true, pgBinDir: true,
-    keepDaily: true, keepWeekly: true, keepMonthly: true, keepYearly: true, globals: true, allDatabases: true,
-  } satisfies Record<keyof BackupFlags, true>,
+  backup: BACKUP_KEYS,
+  check: { ...BACKUP_KEYS, json: true } satisfies Record<keyof CheckFlags, true>,
   restore: {
     from: true, backup: true, toDatabase: true, create: true, jobs: true, compression: true, keyFile: true, encrypt: true,
     s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true, keepOwners: true, table: true, schema: true, excludeSchema: true,
@@ -53,23 +58,28 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
 /** Every variable a setting declares: unset while a test parses, so the machine's own environment cannot leak in. */
 const VARIABLES = SETTINGS.flatMap((s) => [s.env, s.fallbackEnv]).filter((v): v is string => v !== undefined);
 
-/** Parses argv as the CLI does, with `env` as the whole environment, and returns the start-up check's problems. */
-function check(command: CommandName, args: string[], env: Env = {}): string[] {
-  const saved = Object.fromEntries(VARIABLES.map((name) => [name, process.env[name]]));
-  for (const name of VARIABLES) delete process.env[name];
+/** Parses argv as the CLI does, with `env` as the whole environment: the options the action gets and the start-up check's problems. */
+function parse(command: CommandName, args: string[], env: Env = {}): { options: Record<string, unknown>; problems: string[] } {
+  const names = [...VARIABLES, ...Object.keys(env)];
+  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  for (const name of names) delete process.env[name];
   Object.assign(process.env, env); // commander reads a flag's variable from process.env
   try {
-    let problems: string[] = [];
+    let result = { options: {}, problems: [] as string[] };
     const program = addProgramSettings(new Command('copycat-db').exitOverride());
-    addSettings(program.command(command), command).action((_flags, parsed: Command) => {
-      problems = configProblems({ ...checkInput(parsed), env });
+    addSettings(program.command(command), command).action((flags: Record<string, unknown>, parsed: Command) => {
+      result = { options: flags, problems: configProblems({ ...checkInput(parsed), env }) };
     });
     program.parse([command, ...args], { from: 'user' });
-    return problems;
+    return result;
   } finally {
-    for (const name of VARIABLES) delete process.env[name];
+    for (const name of names) delete process.env[name];
     for (const [name, value] of Object.entries(saved)) if (value !== undefined) process.env[name] = value;
   }
+}
+
+function check(command: CommandName, args: string[], env: Env = {}): string[] {
+  return parse(command, args, env).problems;
 }
 
 test('each command gets exactly the flags its flags type has', () => {
@@ -121,7 +131,7 @@ test('the start-up check: labels, empty values, fallbacks, and variables only so
   const s3 = { COPYCAT_DESTINATION: 's3://bucket/app', AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'secret' };
   assert.deepEqual(check('list', [], { ...s3, AWS_ENDPOINT_URL: 'nope' }), ['AWS_ENDPOINT_URL: "nope" is not an http(s) URL — the S3 endpoint URL for non-AWS providers, e.g. https://s3.fr-par.scw.cloud']);
   assert.deepEqual(check('list', ['--s3-region', 'a/b'], { ...s3, AWS_DEFAULT_REGION: 'x y' }), ['--s3-region: "a/b" is not a region name — the S3 region, e.g. fr-par']);
-  assert.deepEqual(check('list', [], { ...s3, AWS_ACCESS_KEY_ID: '' }), ['AWS_ACCESS_KEY_ID: not set — the S3 access key id']);
+  assert.deepEqual(check('list', [], { ...s3, AWS_ACCESS_KEY_ID: '' }), ['AWS_ACCESS_KEY_ID: not set — the S3 access key id (AWS_SECRET_ACCESS_KEY is set without it)']);
 
   // The monitoring variables belong to backup; their flags work anywhere.
   assert.deepEqual(check('list', [], { ...s3, COPYCAT_PING_URL: 'ftp://x' }), []);
@@ -147,8 +157,7 @@ test('--legacy-rclone: a crypt remote replaces --from and, with its own keys, th
     // The destination (the new repository) is not read with a remote, and the remote's keys need no AWS variables.
     assert.deepEqual(check('restore', [...legacy, '--rclone-remote', 'old', '--to-database', 'x'], { COPYCAT_DESTINATION: 'ftp://new' }), []);
     assert.deepEqual(check('list', [...legacy, '--rclone-remote', 'old-bare']), [
-      'AWS_ACCESS_KEY_ID: not set — the S3 access key id',
-      'AWS_SECRET_ACCESS_KEY: not set — the S3 secret key (credentials come only from the environment, never from flags)',
+      `AWS_ACCESS_KEY_ID: not set — the S3 access key id (with AWS_SECRET_ACCESS_KEY), or another source of credentials: ${OTHER_SOURCES}`,
     ]);
     assert.deepEqual(check('verify', [...legacy, '--rclone-remote', 'nope']), [`--rclone-remote: no remote [nope] in ${conf} (it has keyed, bare, old, old-bare, plain): pass the crypt remote's name to --rclone-remote`]);
     assert.match(check('list', [...legacy, '--rclone-remote', 'plain'])[0]!, /^--rclone-remote: rclone remote \[plain\] in .*: filename_encryption is standard \(rclone's default\)/);
@@ -198,4 +207,93 @@ test('a malformed flag or variable behind a flag is a usage error (exit 2) that 
   const empty = await runCli(['backup'], { env: { ...env, BACKUP_MODE: '', COPYCAT_S3_TIMEOUT: '' } });
   assert.equal(empty.code, 1);
   assert.match(empty.stderr, /1 setting is missing or invalid: COPYCAT_KEY_FILE: not set/);
+});
+
+test('every flag of backup (and so of check) has a variable: COPYCAT_ and its name, unless libpq or Scaleway name it', () => {
+  const own = (flag: string) => `COPYCAT_${longFlag(flag).slice(2).replace(/^no-/, '').replaceAll('-', '_').toUpperCase()}`;
+  for (const setting of SETTINGS.filter((s) => s.flag && !s.program && commandsOf(s).includes('backup'))) {
+    assert.ok(setting.env, `${setting.flag} has a variable`);
+    if (setting.env!.startsWith('COPYCAT_') && setting !== DESTINATION) assert.equal(setting.env, own(setting.flag!));
+  }
+  assert.deepEqual(commandsOf(RETAIN_DAYS), ['backup', 'check']);
+  const { options, problems } = parse('backup', ['--to', '-', '--level', '9'], {
+    COPYCAT_ENCRYPT: 'false', COPYCAT_LEVEL: '4', COPYCAT_FORMAT: 'plain', COPYCAT_RETAIN_DAYS: '40', COPYCAT_MAX_PARTS: '1000',
+    COPYCAT_PART_SIZE: '64MiB', COPYCAT_PRUNE: 'false', COPYCAT_ALLOW_UNLOCKED: 'true', COPYCAT_KEEP_LAST: '7', COPYCAT_RECIPIENT: '',
+  });
+  assert.deepEqual(problems, [], 'COPYCAT_ENCRYPT=false needs no key');
+  const { workers, ...set } = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  assert.equal(typeof workers, 'number');
+  assert.deepEqual(set, {
+    to: '-', encrypt: false, level: 9, format: 'plain', retainDays: 40, maxParts: 1000, partSize: 64 << 20, prune: false, allowUnlocked: true,
+    keepLast: 7, compression: 'zstd', lockMode: 'COMPLIANCE', checksum: 'md5', concurrency: 4, olderThan: 30, scwWaitHours: 18,
+  }, 'the command line wins (--level), the variables fill the rest; an empty COPYCAT_RECIPIENT is no recipient');
+  assert.deepEqual(check('backup', ['--to', '-', '--no-encrypt'], { COPYCAT_RETAIN_DAYS: '0' }),
+    ['COPYCAT_RETAIN_DAYS: "0" is not a whole number of days from 1 to 18250 — pass the Object Lock retention in days, e.g. --retain-days 30']);
+});
+
+test("a switch's variable takes true or false: anything else is a usage error, and the command line wins", () => {
+  assert.equal(parse('backup', ['--to', '-', '--no-prune'], { COPYCAT_PRUNE: 'true' }).options.prune, false);
+  assert.equal(parse('backup', ['--to', '-'], { COPYCAT_PRUNE: 'true' }).options.prune, true);
+  assert.equal(parse('backup', ['--to', '-'], { COPYCAT_ALLOW_UNLOCKED: 'false' }).options.allowUnlocked, false, 'false is false, not "set"');
+  assert.equal(parse('backup', ['--to', '-'], { COPYCAT_GLOBALS: 'true' }).options.globals, true);
+  assert.equal(parse('restore', ['--from', 'file:/x/', '--to-database', 'x'], { COPYCAT_GLOBALS: 'true' }).options.globals, undefined,
+    "a shared environment file never makes a restore apply roles: restore's --globals has no variable");
+  assert.equal(parse('prune', ['--from', 'file:/x/'], { COPYCAT_KEEP_LAST: '9' }).options.keepLast, 9, 'prune reads the backup policy');
+  for (const [name, text] of [['COPYCAT_PRUNE', 'no'], ['COPYCAT_ENCRYPT', '0'], ['COPYCAT_ALLOW_UNLOCKED', 'yes']]) {
+    assert.throws(() => parse('backup', ['--to', '-'], { [name!]: text! }),
+      (err: CommanderError) => err.exitCode === 2 && err.message.includes(`from env '${name}' is invalid. ${name} takes true or false`));
+  }
+});
+
+test('S3 credentials: keys, or any other source of the AWS SDK chain; the start-up check names the ways, and refuses two at once', () => {
+  const home = mkdtempSync(join(tmpdir(), 'copycat-aws-'));
+  try {
+    const s3 = { COPYCAT_DESTINATION: 's3://bucket/app', HOME: home };
+    const credentials = join(home, 'credentials');
+    const config = join(home, 'config');
+    const token = join(home, 'token');
+    writeFileSync(credentials, '[default]\naws_access_key_id = a\n\n[ base ]\naws_access_key_id = b\n');
+    writeFileSync(config, '[profile backup]\nrole_arn = arn:aws:iam:::role/x\nsource_profile = base\n[other]\nregion = x\n');
+    writeFileSync(token, 'eyJ…');
+
+    assert.equal(OTHER_SOURCES, 'AWS_PROFILE (a profile of ~/.aws/credentials or ~/.aws/config), AWS_WEB_IDENTITY_TOKEN_FILE with ' +
+      'AWS_ROLE_ARN, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI, or AWS_EC2_METADATA_DISABLED=false for an instance role');
+    assert.deepEqual(check('list', [], s3), [`AWS_ACCESS_KEY_ID: not set — the S3 access key id (with AWS_SECRET_ACCESS_KEY), or another source of credentials: ${OTHER_SOURCES}`]);
+    assert.deepEqual(check('list', [], { ...s3, AWS_ACCESS_KEY_ID: 'id' }),
+      ['AWS_SECRET_ACCESS_KEY: not set — the S3 secret key (AWS_ACCESS_KEY_ID is set without it; credentials never come from flags)']);
+    assert.deepEqual(check('list', [], { ...s3, AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' }), []);
+    assert.deepEqual(check('list', [], { ...s3, AWS_SESSION_TOKEN: 't', AWS_EC2_METADATA_DISABLED: 'false' }),
+      ['AWS_SESSION_TOKEN: set without AWS_ACCESS_KEY_ID — the session token of temporary keys, with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY']);
+
+    // Profiles: named, or `default`, in the credentials file ([NAME]) or the config file ([profile NAME]).
+    assert.deepEqual(check('list', [], { ...s3, AWS_SHARED_CREDENTIALS_FILE: credentials }), [], 'the default profile');
+    assert.deepEqual(check('list', [], { ...s3, AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_PROFILE: 'base' }), []);
+    assert.deepEqual(check('list', [], { ...s3, AWS_CONFIG_FILE: config, AWS_PROFILE: 'backup' }), []);
+    mkdirSync(join(home, '.aws'));
+    writeFileSync(join(home, '.aws', 'credentials'), '[home]\n');
+    assert.deepEqual(check('list', [], { ...s3, AWS_PROFILE: 'home' }), [], '~/.aws/credentials by default');
+    const noKeys = `AWS_ACCESS_KEY_ID: not set — the S3 access key id (with AWS_SECRET_ACCESS_KEY), or another source of credentials: ${OTHER_SOURCES}`;
+    assert.deepEqual(check('list', [], { ...s3, AWS_CONFIG_FILE: config, AWS_PROFILE: 'other' }), [noKeys,
+      `AWS_PROFILE: no profile "other": not in ${join(home, '.aws', 'credentials')} or ${config} — the profile of the AWS shared files ` +
+      'to take credentials from (keys, role_arn with source_profile, credential_process, sso)',
+    ], 'a config file section without "profile" is no profile');
+    assert.deepEqual(check('list', [], { ...s3, AWS_SHARED_CREDENTIALS_FILE: join(home, 'nope') }),
+      [noKeys, `AWS_SHARED_CREDENTIALS_FILE: cannot read ${join(home, 'nope')} (ENOENT) — the AWS shared credentials file`]);
+    assert.deepEqual(check('list', [], { ...s3, AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_PROFILE: 'base', AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 's' }),
+      ['AWS_PROFILE: set together with AWS_ACCESS_KEY_ID: the AWS SDK would use the profile and ignore the keys — unset one of them']);
+
+    // Web identity, container credentials, the instance's role.
+    assert.deepEqual(check('list', [], { ...s3, AWS_WEB_IDENTITY_TOKEN_FILE: token, AWS_ROLE_ARN: 'arn:aws:iam::1:role/r' }), []);
+    assert.deepEqual(check('list', [], { ...s3, AWS_WEB_IDENTITY_TOKEN_FILE: token }),
+      [noKeys, 'AWS_ROLE_ARN: not set — the role to assume with the web identity token (AWS_WEB_IDENTITY_TOKEN_FILE is set without it)']);
+    assert.deepEqual(check('list', [], { ...s3, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/x' }), []);
+    assert.deepEqual(check('list', [], { ...s3, AWS_CONTAINER_CREDENTIALS_FULL_URI: 'ftp://x' }),
+      ['AWS_CONTAINER_CREDENTIALS_FULL_URI: not an http(s) URL — the URL of a container credentials endpoint (EKS Pod Identity sets it)']);
+    assert.deepEqual(check('list', [], { ...s3, AWS_EC2_METADATA_DISABLED: 'false' }), []);
+    assert.equal(check('list', [], { ...s3, AWS_EC2_METADATA_DISABLED: 'true' }).length, 1, 'true disables it: keys are asked for');
+    assert.match(check('list', [], { ...s3, AWS_EC2_METADATA_DISABLED: 'no', AWS_ACCESS_KEY_ID: 'i', AWS_SECRET_ACCESS_KEY: 's' })[0]!, /^AWS_EC2_METADATA_DISABLED: "no" is not true or false/);
+    assert.deepEqual(check('list', ['--from', 'file:/x/'], { HOME: home }), [], 'none of this for a directory repository');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });

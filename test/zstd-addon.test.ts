@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { backup } from '../src/operations/backup.js';
 import { dirRepository } from '../src/repository/index.js';
+import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
 import { runCli } from './helpers/cli.js';
 
 const HOOK = new URL('./helpers/no-zstd-addon.js', import.meta.url).href;
@@ -24,10 +25,14 @@ function assertOneErrorLine(stderr: string): void {
   assert.deepEqual(lines.filter((l) => /error/.test(l)), [lines.at(-1)], stderr);
 }
 
+let cluster: PgCluster;
 let dir: string;
 let repo: string;
 
 before(async () => {
+  cluster = await startPgCluster();
+  await cluster.createDatabase('app');
+  await cluster.query('CREATE TABLE t AS SELECT g, md5(g::text) AS h FROM generate_series(1, 1000) g', 'app');
   dir = mkdtempSync(join(tmpdir(), 'copycat-zstd-addon-'));
   repo = join(dir, 'repo');
   mkdirSync(repo);
@@ -37,7 +42,10 @@ before(async () => {
     to: { repository: dirRepository(repo) } });
 });
 
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(async () => {
+  await cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 test('without the zstd addon, --help, keygen, list and prune work', async () => {
   const help = await runCli(['--help'], { env: withoutAddon });
@@ -55,6 +63,17 @@ test('without the zstd addon, --help, keygen, list and prune work', async () => 
   const prune = await runCli(['prune', '--from', `file:${repo}/`, '--dry-run'], { env: withoutAddon });
   assert.equal(prune.code, 0, prune.stderr);
   assert.match(prune.stderr, /within keep-last/, 'the backup was judged');
+});
+
+test('without the zstd addon, a backup with --compression none and its restore work', async () => {
+  const env = { ...withoutAddon, ...cluster.env };
+  const file = join(dir, 'plain.backup');
+  const backupRun = await runCli(['backup', '-d', 'app', '--to', `file:${file}`, '--compression', 'none', '--no-encrypt'], { env });
+  assert.equal(backupRun.code, 0, backupRun.stderr);
+  await cluster.createDatabase('app_copy');
+  const restoreRun = await runCli(['restore', '--from', `file:${file}`, '--compression', 'none', '--no-encrypt', '--to-database', 'app_copy'], { env });
+  assert.equal(restoreRun.code, 0, restoreRun.stderr);
+  assert.deepEqual(await cluster.query('SELECT count(*)::int AS n, sum(g)::int AS s FROM t', 'app_copy'), [{ n: 1000, s: 500500 }]);
 });
 
 test('without the zstd addon, a zstd backup or restore fails with one line before anything starts', async () => {

@@ -7,6 +7,7 @@ import type { LogFields } from '../log.js';
 import { backup } from '../operations/backup.js';
 import { totalSummary, type RunSummary } from '../operations/summary.js';
 import { databaseRepository, type Repository } from '../repository/index.js';
+import type { S3UploadOptions } from '../repository/s3-store.js';
 import type { BackupFlags } from '../settings/flags.js';
 import type { PgGlobalsStage } from '../sources/pg-globals.js';
 import { fileSink } from '../sinks/file.js';
@@ -54,7 +55,12 @@ function backupFields(manifest: Manifest): LogFields {
 }
 
 async function openDestination(flags: BackupFlags): Promise<Repository> {
-  return openRepository(flags.to, 'backup', flags, {
+  return openRepository(flags.to, 'backup', flags, uploadOptions(flags));
+}
+
+/** How a backup writes into S3, from its flags. */
+export function uploadOptions(flags: BackupFlags): S3UploadOptions {
+  return {
     retention: { mode: flags.lockMode, days: flags.retainDays },
     allowUnlocked: flags.allowUnlocked,
     expectedSize: flags.expectedSize,
@@ -62,7 +68,7 @@ async function openDestination(flags: BackupFlags): Promise<Repository> {
     partSize: flags.partSize,
     concurrency: flags.concurrency,
     checksum: flags.checksum,
-  });
+  };
 }
 
 async function backupTo(ctx: ActionContext, flags: BackupFlags, { source }: ChosenSource, chain: ChainOptions, globals: PgGlobalsStage | undefined): Promise<void> {

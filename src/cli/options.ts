@@ -2,8 +2,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SETTINGS } from '../settings/catalog/index.js';
 import type { CheckInput } from '../settings/check.js';
-import { COMMANDS, defaultText, InvalidValue, list, longFlag, optionKey, REQUIRED, useOf, type CommandName, type Setting, type Use } from '../settings/setting.js';
-import { parserOf, readBooleanVariable } from '../settings/values.js';
+import { COMMANDS, defaultText, InvalidValue, list, longFlag, optionKey, REQUIRED, takesValue, useOf, type CommandName, type Setting, type Use } from '../settings/setting.js';
+import { parserOf } from '../settings/values.js';
 
 /**
  * The program's run-wide flags, and --help showing each description as built here. Call before adding commands:
@@ -17,25 +17,39 @@ export function addProgramSettings(program: Command): Command {
 
 /** The command's flags, in the declarations' order. */
 export function addSettings(command: Command, name: CommandName): Command {
+  const switches: Setting[] = [];
   for (const setting of SETTINGS) {
     const use = useOf(setting, name);
-    if (use?.flag !== undefined && !setting.program) command.addOption(option(setting, use));
+    if (use?.flag === undefined || setting.program) continue;
+    command.addOption(option(setting, use));
+    if (!takesValue(use.flag) && setting.env !== undefined) switches.push(setting);
   }
-  // Commander turns a boolean flag on whenever its variable is set, whatever it holds (`false` too): read it here.
-  const booleanVariables = SETTINGS.filter((s) => s.env !== undefined && !s.program && isBooleanFlag(useOf(s, name)?.flag));
-  // An empty value is unset, as for every setting (an `X=` line in an environment file, or `--flag ''`).
   return command.hook('preAction', (_, action) => {
-    for (const setting of booleanVariables) {
-      const key = optionKey(useOf(setting, name)!.flag!);
-      if (action.getOptionValueSource(key) === 'env') action.setOptionValueWithSource(key, readBooleanVariable(process.env[setting.env!] ?? ''), 'env');
-    }
+    // An empty value is unset, as for every setting (an `X=` line in an environment file, or `--flag ''`).
     for (const [key, value] of Object.entries(action.opts())) {
       // A repeatable flag's variable arrives as [''].
       const empty = value === '' || (Array.isArray(value) && value.every((v) => v === ''));
       if (empty) action.setOptionValueWithSource(key, undefined, action.getOptionValueSource(key)!);
     }
+    for (const setting of switches) applySwitchVariable(action, setting, useOf(setting, name)!.flag!);
   });
 }
+
+/**
+ * A switch's variable (COPYCAT_PRUNE=false for --no-prune), read here rather than by commander, which would turn the
+ * switch on for any value at all, `false` included. The command line wins.
+ */
+function applySwitchVariable(action: Command, setting: Setting, flag: string): void {
+  const key = optionKey(flag);
+  const text = process.env[setting.env!];
+  if (!text || action.getOptionValueSource(key) === 'cli') return;
+  if (text !== 'true' && text !== 'false') {
+    action.error(`error: option '${flag}' value '${text}' from env '${setting.env}' is invalid. ${setting.env} takes true or false`,
+      { code: 'commander.invalidArgument', exitCode: 2 });
+  }
+  action.setOptionValueWithSource(key, text === 'true', 'env');
+}
+
 
 /** What the settings see of a parsed command: its options and the program's, and where each came from. */
 export function checkInput(command: Command): Required<CheckInput> {
@@ -47,17 +61,13 @@ export function checkInput(command: Command): Required<CheckInput> {
   };
 }
 
-/** `--all-databases`, not `--to <location>` nor `--no-encrypt` (whose variable would turn it off). */
-function isBooleanFlag(flag: string | undefined): boolean {
-  return flag !== undefined && !flag.includes('<') && !longFlag(flag).startsWith('--no-');
-}
-
 function option(setting: Setting, use: Use): Option {
   const option = new Option(use.flag!, description(setting, use));
   // A program-level flag's variable is read by the commands that read it (src/settings/check.ts, given).
-  if (setting.env !== undefined && !setting.program) option.env(setting.env);
+  if (setting.env !== undefined && !setting.program && takesValue(use.flag!)) option.env(setting.env);
   const parse = parser(setting, longFlag(use.flag!));
-  if (setting.repeatable) option.argParser((text: string, previous: unknown[] | undefined) => [...(previous ?? []), parse ? parse(text) : text]);
+  // An empty value is unset here too (`COPYCAT_IDENTITY_FILE=` in an environment file): no element.
+  if (setting.repeatable) option.argParser((text: string, previous: unknown[] | undefined) => (text === '' ? previous : [...(previous ?? []), parse ? parse(text) : text]));
   else if (parse) option.argParser((text: string) => (text === '' ? undefined : parse(text)));
   if (setting.default !== undefined) option.default(setting.default);
   if (setting.required === 'flag') option.makeOptionMandatory();
@@ -76,16 +86,18 @@ function parser(setting: Setting, flag: string): ((text: string) => unknown) | u
   });
 }
 
-/** `HELP (CHOICES; required; default: D; env: VARIABLE)`. */
+/** `HELP (CHOICES; required; default: D; env: VARIABLE)`; a switch shows the value of its variable that turns it on. */
 function description(setting: Setting, use: Use): string {
   const required = setting.required === 'flag' || (setting.required !== undefined && setting.required.doc === REQUIRED);
   const envCommands = setting.program?.envCommands ?? COMMANDS;
+  const switched = !takesValue(use.flag!) && `=${use.flag!.startsWith('--no-') ? 'false' : 'true'}`;
   const variable = setting.env && [
     `env: ${setting.env}`,
+    switched,
     setting.fallbackEnv && ` or ${setting.fallbackEnv}`,
     envCommands.length < COMMANDS.length && `, read by ${list(envCommands)}`,
   ].filter(Boolean).join('');
-  const byDefault = defaultText(setting, use);
+  const byDefault = !switched && defaultText(setting, use);
   const notes = [setting.choices && list(setting.choices), required && REQUIRED, byDefault && `default: ${byDefault}`, variable].filter(Boolean);
   const text = use.help ?? setting.holds;
   return notes.length ? `${text} (${notes.join('; ')})` : text;

@@ -6,3 +6,4 @@ export { exportBackup, type ExportOptions } from './export.js';
 export { prune, pruneByDatabase, type DatabasePruneReport, type PruneRules } from './prune.js';
 export { verify, formatVerifyReport, type VerifyOptions, type VerifyReport, type VerifyCheck } from './verify/index.js';
 export { summarize, type RunSummary } from './summary.js';
+export { check, formatCheckReport, type BackupNeeds, type CheckOptions, type CheckReport, type CheckResult } from './check.js';

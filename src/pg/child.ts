@@ -151,25 +151,29 @@ export interface CommitGate {
 }
 
 /**
- * Holds back the stream's last `n` bytes until its end is verified. pg_restore reads a custom-format archive to its
- * last byte (the end marker of the last data block, or the end of the table of contents) before it runs the
- * post-data steps and commits, so without that byte it cannot commit.
+ * Holds back the stream's last `n` bytes (at least: whole chunks, so that nothing is copied and every write is a
+ * whole chunk) until its end is verified. pg_restore reads a custom-format archive to its last byte (the end marker
+ * of the last data block, or the end of the table of contents) before it runs the post-data steps and commits, so
+ * without that byte it cannot commit. Holding whole chunks rather than splitting off the last n bytes of each spared a
+ * copy and a separate n-byte write to the pipe per chunk (pg_restore woke for each).
  */
 export function holdBackTail(n: number): CommitGate {
-  let held = Buffer.alloc(0);
+  const held: Buffer[] = [];
+  let heldBytes = 0;
   return {
     start: () => Buffer.alloc(0),
     write(chunk) {
-      if (chunk.length >= n) {
-        const out = [held, chunk.subarray(0, chunk.length - n)];
-        held = Buffer.from(chunk.subarray(chunk.length - n));
-        return out;
+      held.push(chunk);
+      heldBytes += chunk.length;
+      const out: Buffer[] = [];
+      while (held.length > 1 && heldBytes - held[0]!.length >= n) {
+        const first = held.shift()!;
+        heldBytes -= first.length;
+        out.push(first);
       }
-      const all = Buffer.concat([held, chunk]);
-      held = Buffer.from(all.subarray(all.length - Math.min(n, all.length)));
-      return [all.subarray(0, all.length - held.length)];
+      return out;
     },
-    end: () => held,
+    end: () => Buffer.concat(held, heldBytes),
   };
 }
 

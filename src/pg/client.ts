@@ -5,9 +5,13 @@ export function libpqEnv(overrides: Record<string, string | undefined> = {}): Re
   return { ...process.env, ...overrides };
 }
 
-/** A `pg` client configured from the same libpq variables pg_dump would use, so both reach the same server. */
-export function pgClient(env: Record<string, string | undefined>, database?: string): pg.Client {
+/**
+ * A `pg` client configured from the same libpq variables pg_dump would use, so both reach the same server.
+ * `connectTimeoutMs` bounds the connect (pg's own has none: a host that never answers holds the socket for minutes).
+ */
+export function pgClient(env: Record<string, string | undefined>, database?: string, connectTimeoutMs?: number): pg.Client {
   return new pg.Client({
+    ...(connectTimeoutMs ? { connectionTimeoutMillis: connectTimeoutMs } : {}),
     // hostaddr is where libpq connects when both are set (host then only names the server for TLS and .pgpass).
     host: env.PGHOSTADDR || env.PGHOST,
     port: env.PGPORT ? Number(env.PGPORT) : undefined,

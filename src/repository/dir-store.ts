@@ -121,6 +121,25 @@ export function dirStore(dir: string, opts: { readonly create?: boolean } = {}):
       return { locked: false };
     },
 
+    async probe() {
+      // Named as fileSink names its files while it writes: one left behind by a crash is removed by prune.
+      const probe = path(`.copycat-check.${randomBytes(4).toString('hex')}.partial`);
+      try {
+        const handle = await open(probe, 'wx', 0o600);
+        try {
+          await handle.writeFile('copycat-db check\n');
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await unlink(probe);
+      } catch (err) {
+        throw new CopycatError('REPOSITORY_NOT_WRITABLE', `cannot write in the repository ${location}: ${(err as NodeJS.ErrnoException).code ?? err} ` +
+          '— the user running copycat-db needs write permission on the directory', { cause: err });
+      }
+      return `wrote, synced and removed a test file in ${root}`;
+    },
+
     dataSink(key) {
       return {
         stage: fileSink(path(key)),

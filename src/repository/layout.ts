@@ -25,6 +25,9 @@ export const dataKey = (prefix: string, id: string): string => join(prefix, `${i
 export const globalsKey = (prefix: string, id: string): string => join(prefix, `${id}.globals`);
 export const manifestKey = (prefix: string, id: string): string => join(prefix, `${id}.manifest.json`);
 
+/** Where `copycat-db check` writes its short-lived test object: not a backup's name, so nothing else reads it. */
+export const probeKey = (prefix: string, now = new Date()): string => join(prefix, `.copycat-check/${newBackupId(now)}`);
+
 /** The listing prefix: keys directly under PREFIX/, never a sibling prefix that merely starts the same. */
 export const listPrefix = (prefix: string): string => (prefix ? `${prefix.replace(/\/+$/, '')}/` : '');
 

@@ -9,12 +9,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { CopycatError } from '../errors.js';
 import { abortMultipartUpload, describeS3Error, s3ErrorName } from '../s3/driver/errors.js';
+import { providerMaxParts } from '../s3/driver/part-plan.js';
 import { preflight } from '../s3/driver/preflight.js';
 import { lockVersion, readRetention, type RetentionPolicy } from '../s3/driver/retention.js';
+import { probeWrite } from '../s3/driver/write-probe.js';
 import { s3Sink, type S3Checksum } from '../sinks/s3.js';
 import { s3Object } from '../sources/s3-object.js';
 import type { Repository } from './index.js';
-import { listPrefix } from './layout.js';
+import { listPrefix, probeKey } from './layout.js';
 import type { ObjectStore, PendingWrite, StoredVersion, VersionLock } from './store.js';
 
 export interface S3StoreOptions {
@@ -40,6 +42,7 @@ export interface S3UploadOptions {
   readonly allowUnlocked?: boolean;
   /** Overrides the source's own estimate for part planning. */
   readonly expectedSize?: number;
+  /** The provider's part limit; by default the endpoint's provider's (providerMaxParts). */
   readonly maxParts?: number;
   readonly partSize?: number;
   readonly concurrency?: number;
@@ -59,6 +62,7 @@ export function s3Store(opts: S3StoreOptions): ObjectStore {
   const { client, bucket } = opts;
   const location = s3Location(bucket, opts.prefix);
   let locked = false;
+  let endpointMaxParts: number | undefined;
   const upload = (): S3UploadOptions => {
     if (!opts.upload) throw new Error('s3Store: a backup needs upload options');
     return opts.upload;
@@ -183,8 +187,11 @@ export function s3Store(opts: S3StoreOptions): ObjectStore {
     async prepare(signal) {
       const check = await preflight(client, bucket, { allowUnlocked: upload().allowUnlocked, signal });
       locked = check.objectLock;
+      endpointMaxParts = providerMaxParts(check.endpoint);
       return { locked, ...(check.warning ? { warning: check.warning } : {}) };
     },
+
+    probe: (signal) => probeWrite(client, bucket, probeKey(opts.prefix), { locked, signal }),
 
     dataSink(key, estimate) {
       const u = upload();
@@ -192,7 +199,7 @@ export function s3Store(opts: S3StoreOptions): ObjectStore {
         client, bucket, key,
         expectedSize: u.expectedSize,
         estimate,
-        maxParts: u.maxParts,
+        maxParts: u.maxParts ?? endpointMaxParts,
         partSize: u.partSize,
         concurrency: u.concurrency,
         retention: locked ? u.retention : null,

@@ -35,6 +35,12 @@ export interface ObjectStore {
   /** The sink a backup's data streams into; `written()` reports the object once the run ended cleanly. */
   dataSink(key: string, estimate: () => Promise<number | undefined>): { readonly stage: SinkStage; written(): Promise<WrittenObject> };
   /**
+   * For `copycat-db check`, after prepare(): proves that a backup could be written, leaving nothing behind (S3: a test
+   * object written, locked for seconds, its lock read back, its version deleted; a directory: a file written, synced
+   * and removed). Returns what it proved, for the report.
+   */
+  probe(signal?: AbortSignal): Promise<string>;
+  /**
    * Writes a small object (globals, a manifest) whole, never over an existing one where the store can tell, with the
    * same lock as its data object, and confirms that lock; resolves to the version written ('null' without versions).
    */

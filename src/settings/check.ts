@@ -12,7 +12,7 @@ import { ALL_DATABASES } from './catalog/database.js';
 import { LEGACY_RCLONE, RCLONE_CONFIG, RCLONE_REMOTE } from './catalog/legacy.js';
 import { MODE, SCW_INSTANCE } from './catalog/scaleway.js';
 import { acceptedLocation } from './location.js';
-import { longFlag, optionKey, useOf, type CommandName, type Env, type Labelled, type RunFacts, type Setting } from './setting.js';
+import { commandsOf, longFlag, optionKey, settingsOf, useOf, type CommandName, type Env, type Labelled, type RunFacts, type Setting } from './setting.js';
 
 export interface CheckInput {
   readonly command: CommandName;
@@ -51,7 +51,9 @@ function unset(value: unknown): unknown {
 
 /** Every missing or invalid setting for this command, each as `NAME: what is wrong — what it should hold`. */
 export function configProblems(input: CheckInput): string[] {
-  const values = new Map(SETTINGS.filter((s) => s.commands.includes(input.command)).map((s) => [s, given(s, input)] as const));
+  const command = settingsOf(input.command);
+  if (command !== input.command) return configProblems({ ...input, command });
+  const values = new Map(SETTINGS.filter((s) => commandsOf(s).includes(command)).map((s) => [s, given(s, input)] as const));
   const run = runFacts(input, (setting) => values.get(setting)?.value);
   const problems: string[] = [];
   for (const [setting, { value, label }] of values) {

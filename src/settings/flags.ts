@@ -45,7 +45,7 @@ export interface S3UploadFlags {
   lockMode: RetentionMode;
   allowUnlocked?: boolean;
   checksum: S3Checksum;
-  maxParts: number;
+  maxParts?: number;
   partSize?: number;
   expectedSize?: number;
   concurrency: number;
@@ -83,6 +83,11 @@ export interface LegacyFlags {
   legacyRclone?: boolean;
   rcloneConfig?: string;
   rcloneRemote?: string;
+}
+
+/** check takes every backup flag (settingsOf), and prints its report as JSON on request. */
+export interface CheckFlags extends BackupFlags {
+  json?: boolean;
 }
 
 export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFlags, LegacyFlags, PgProgramFlags {

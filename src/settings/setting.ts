@@ -7,8 +7,17 @@ import type { RcloneCryptRemote } from '../formats/rclone-config.js';
 import type { Location } from '../location.js';
 import type { BackupMode, modeNeeds } from '../sources/scaleway/modes.js';
 
-export const COMMANDS = ['backup', 'restore', 'list', 'prune', 'verify', 'show', 'export'] as const;
+export const COMMANDS = ['backup', 'restore', 'list', 'prune', 'verify', 'show', 'export', 'check'] as const;
 export type CommandName = (typeof COMMANDS)[number];
+
+/**
+ * The command whose settings `command` takes besides its own: `check` proves what a backup needs, so it takes every
+ * setting of backup, as backup takes it, and the start-up check judges them as for backup.
+ */
+export function settingsOf(command: CommandName): CommandName {
+  return command === 'check' ? 'backup' : command;
+}
+
 export type Env = Readonly<Record<string, string | undefined>>;
 export type ModeNeed = ReturnType<typeof modeNeeds>[number];
 
@@ -81,8 +90,6 @@ export interface Setting<T = unknown> extends Use {
   readonly variants?: { readonly [C in CommandName]?: Use };
   /** A flag of the program, accepted before or after any command; its variable is read only by `envCommands`. */
   readonly program?: { readonly envCommands: readonly CommandName[] };
-  /** Who reads it, for the README, when no command does (the systemd units). */
-  readonly readBy?: string;
   /** Masked in logs wherever its value appears. */
   readonly secret?: boolean;
   readonly default?: T;
@@ -101,10 +108,20 @@ export interface Setting<T = unknown> extends Use {
 /** A value a flag cannot take; its message follows the flag's name (`--level must be a whole number from 1 to 19`). */
 export class InvalidValue extends Error {}
 
+/** The commands that take `setting`: its own, and check wherever backup is one. */
+export function commandsOf(setting: Setting): CommandName[] {
+  return COMMANDS.filter((command) => setting.commands.includes(command) || setting.commands.includes(settingsOf(command)));
+}
+
 /** How `command` takes `setting`, or undefined when it does not. */
 export function useOf(setting: Setting, command: CommandName): Use | undefined {
-  if (!setting.commands.includes(command)) return undefined;
-  return { flag: setting.flag, help: setting.help, defaultDoc: setting.defaultDoc, ...setting.variants?.[command] };
+  if (!commandsOf(setting).includes(command)) return undefined;
+  return { flag: setting.flag, help: setting.help, defaultDoc: setting.defaultDoc, ...(setting.variants?.[command] ?? setting.variants?.[settingsOf(command)]) };
+}
+
+/** `--level <n>` takes a value; `--no-prune` and `--allow-unlocked` are switches. */
+export function takesValue(flag: string): boolean {
+  return /[<[]/.test(flag);
 }
 
 /** `--key-file` of `--key-file <path>`, `--database` of `-d, --database <name>`. */

@@ -1,6 +1,6 @@
 /** The README's table of variables, generated from the declarations (`npm run docs` rewrites it; a test compares). */
 import { SETTINGS } from './catalog/index.js';
-import { COMMANDS, defaultText, list, REQUIRED, useOf, type CommandName, type Setting } from './setting.js';
+import { COMMANDS, commandsOf, defaultText, list, REQUIRED, useOf, type CommandName, type Setting } from './setting.js';
 
 export const TABLE_BEGIN = '<!-- settings:begin -->';
 export const TABLE_END = '<!-- settings:end -->';
@@ -28,7 +28,7 @@ function row(setting: Setting): string {
 /** `--key-file`, or one flag per group of commands: `--to` (backup), `--from` (restore, list, prune, verify). */
 function flags(setting: Setting): string {
   const commandsByFlag = new Map<string, CommandName[]>();
-  for (const command of setting.commands) {
+  for (const command of commandsOf(setting)) {
     const flag = useOf(setting, command)?.flag;
     if (flag) commandsByFlag.set(flag, [...(commandsByFlag.get(flag) ?? []), command]);
   }
@@ -39,9 +39,9 @@ function flags(setting: Setting): string {
 
 function readBy(setting: Setting): string {
   const all = (commands: readonly CommandName[]) => (commands.length === COMMANDS.length ? 'every command' : commands.join(', '));
-  if (setting.readBy) return setting.readBy;
-  const envCommands = setting.program?.envCommands ?? setting.commands;
-  return envCommands.length < setting.commands.length ? `${all(envCommands)} (the flag: ${all(setting.commands)})` : all(envCommands);
+  const commands = commandsOf(setting);
+  const envCommands = setting.program?.envCommands ?? commands;
+  return envCommands.length < commands.length ? `${all(envCommands)} (the flag: ${all(commands)})` : all(envCommands);
 }
 
 function code(text: string): string {

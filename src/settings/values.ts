@@ -31,15 +31,6 @@ export function size(text: string): number {
   return bytes;
 }
 
-/**
- * A boolean setting's variable as its value: true, 1, yes or on is true; false, 0, no, off or empty is unset (as the
- * flag not given); anything else stays its text, for the setting's check to report.
- */
-export function readBooleanVariable(text: string): true | undefined | string {
-  if (/^(true|1|yes|on)$/i.test(text)) return true;
-  return /^(false|0|no|off|)$/i.test(text) ? undefined : text;
-}
-
 /** How a flag's text becomes its value: the declared parser, or one of the declared choices. */
 export function parserOf(setting: Setting): ((text: string) => unknown) | undefined {
   const choices = setting.choices;

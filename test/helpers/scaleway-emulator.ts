@@ -2,7 +2,7 @@
  * A local stand-in for Scaleway's Managed Database (RDB) API v1, faithful enough to run the scalewayRdb source against:
  * the documented paths under /rdb/v1/regions/{region}/, X-Auth-Token auth, status transitions on a clock, Scaleway's
  * error body shapes, and a presigned-style download URL serving REAL dump bytes with Range support. Faults (connection
- * resets mid-download, 5xx, 429 + Retry-After, slow answers, failed exports, early URL expiry) are injected per test,
+ * resets mid-download, 5xx, bare 429s, slow answers, failed exports, early URL expiry) are injected per test,
  * and every request is recorded so tests can assert on what the client did (and did not) call.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -123,8 +123,8 @@ export interface EmulatorFaults {
   resetDownloadAfter(afterBytes: number, times?: number): void;
   /** The next `count` requests matching `pattern` (tested against "METHOD /path") answer `status` (default 500). */
   failNext(pattern: RequestPattern, count: number, opts?: { status?: number; body?: string; contentType?: string }): void;
-  /** The next `count` matching requests answer 429 with `Retry-After: retryAfter` (seconds, may be fractional). */
-  rateLimitNext(pattern: RequestPattern, count: number, retryAfter?: string): void;
+  /** The next `count` matching requests answer 429 as Scaleway's edge proxy does: no Retry-After, no body. */
+  rateLimitNext(pattern: RequestPattern, count: number): void;
   /** Matching requests wait `ms` before being handled (for `count` requests, default all). */
   delay(pattern: RequestPattern, ms: number, count?: number): void;
   /** The next `count` exports end in status `error` instead of ready. */
@@ -203,7 +203,7 @@ export async function startScalewayEmulator(opts: ScalewayEmulatorOptions): Prom
 
   let resets: { afterBytes: number; times: number }[] = [];
   let failures: { pattern: RequestPattern; count: number; status: number; body?: string; contentType?: string }[] = [];
-  let rateLimits: { pattern: RequestPattern; count: number; retryAfter: string }[] = [];
+  let rateLimits: { pattern: RequestPattern; count: number }[] = [];
   let slow: { pattern: RequestPattern; ms: number; count: number }[] = [];
   let exportErrors = 0;
   let privateIpSeq = 1;
@@ -589,9 +589,7 @@ export async function startScalewayEmulator(opts: ScalewayEmulatorOptions): Prom
     const rl = rateLimits.find((r) => r.count > 0 && matches(r.pattern, line));
     if (rl) {
       rl.count--;
-      return sendJson(res, 429, { message: 'rate limit exceeded, retry later', type: 'too_many_requests' }, {
-        'retry-after': rl.retryAfter, 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': rl.retryAfter,
-      });
+      return sendJson(res, 429, undefined, { 'x-envoy-ratelimited': 'true', 'content-length': '0' });
     }
     const f = failures.find((x) => x.count > 0 && matches(x.pattern, line));
     if (f) {
@@ -632,8 +630,8 @@ export async function startScalewayEmulator(opts: ScalewayEmulatorOptions): Prom
     failNext(pattern, count, o = {}) {
       failures.push({ pattern, count, status: o.status ?? 500, body: o.body, contentType: o.contentType });
     },
-    rateLimitNext(pattern, count, retryAfter = '1') {
-      rateLimits.push({ pattern, count, retryAfter });
+    rateLimitNext(pattern, count) {
+      rateLimits.push({ pattern, count });
     },
     delay(pattern, ms, count = Number.POSITIVE_INFINITY) {
       slow.push({ pattern, ms, count });

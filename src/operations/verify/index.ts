@@ -9,6 +9,7 @@ import type { TableOfContents } from '../../sinks/table-of-contents.js';
 import type { Identity } from '../../formats/recipients.js';
 import { chooseToRead } from '../chosen-backup.js';
 import { scrub, userChecks } from './checks.js';
+import { checkGlobals } from './globals.js';
 import { failureLines, ms, type VerifyCheck, type VerifyReport } from './report.js';
 import { readTableOfContents, restore } from './restore.js';
 import { checkScratchName, createScratch, dropScratch, scratchDatabaseName } from './scratch.js';
@@ -96,6 +97,7 @@ export async function verify(opts: VerifyOptions, run: RunOptions = {}): Promise
       timings.tocMs = ms(t);
     }
 
+    if (!('kind' in opts.repository)) await checkGlobals(opts.repository, backup, opts, checks, run);
     const t = performance.now();
     stats = await restore(backup, dumpFormat, opts.server, opts.programs, scratch, checks, run);
     timings.restoreMs = ms(t);

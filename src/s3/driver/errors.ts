@@ -1,4 +1,5 @@
 import { AbortMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopycatError } from '../../errors.js';
 
 /**
  * Failure handling shared by the S3 modules: naming S3 errors in one line, and aborting a multipart upload so
@@ -33,6 +34,8 @@ export function httpStatus(err: unknown): number | undefined {
  * "UnknownError", so the code and status carry the meaning.
  */
 export function describeS3Error(err: unknown): string {
+  // Ours already (no credentials from the SDK's chain): its message says it all.
+  if (err instanceof CopycatError) return err.message;
   const name = s3ErrorName(err);
   const status = httpStatus(err);
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);

@@ -11,6 +11,7 @@ export const MIN_PART_SIZE = 5 * MIB;
 export const MAX_PART_SIZE = Math.min(5 * GIB, bufferConstants.MAX_LENGTH);
 /** AWS S3 and radosgw; Scaleway allows only 1,000. */
 export const DEFAULT_MAX_PARTS = 10_000;
+export const SCALEWAY_MAX_PARTS = 1_000;
 /** S3's largest object. */
 export const MAX_OBJECT_SIZE = 5 * TIB;
 /** Part size when nothing is known about the size: 156 GiB on 10,000 parts, 15.6 GiB on 1,000. */
@@ -44,6 +45,20 @@ export interface PartPlan {
   /** Where the part size came from: `--part-size`, the size estimate, or the default for an unknown size. */
   readonly basis: 'explicit' | 'estimate' | 'default';
   readonly expectedSize?: number;
+}
+
+/**
+ * The part limit of the provider an endpoint belongs to, for when --max-parts is not given: Scaleway's (its endpoints
+ * are on scw.cloud: s3.fr-par.scw.cloud), else S3's own.
+ */
+export function providerMaxParts(endpoint: string | undefined): number {
+  let host: string | undefined;
+  try {
+    host = endpoint === undefined ? undefined : new URL(endpoint).hostname.toLowerCase().replace(/\.$/, '');
+  } catch {
+    host = undefined;
+  }
+  return host === 'scw.cloud' || host?.endsWith('.scw.cloud') ? SCALEWAY_MAX_PARTS : DEFAULT_MAX_PARTS;
 }
 
 /**

@@ -115,6 +115,7 @@ export async function preflight(client: S3Client, bucket: string, opts: Prefligh
 }
 
 function headBucketError(err: unknown, bucket: string, endpoint: string): CopycatError {
+  if (err instanceof CopycatError) return err; // no credentials: nothing was sent
   const status = httpStatus(err);
   const name = s3ErrorName(err);
   const detail = describeS3Error(err);
@@ -124,8 +125,8 @@ function headBucketError(err: unknown, bucket: string, endpoint: string): Copyca
   }
   if (status === 403 || status === 401) {
     return new CopycatError('S3_ACCESS_DENIED',
-      `access to bucket ${bucket} at ${endpoint} was refused (${detail}): check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY ` +
-      `and that these credentials may use this bucket`, { cause: err });
+      `access to bucket ${bucket} at ${endpoint} was refused (${detail}): check the S3 credentials (AWS_ACCESS_KEY_ID and ` +
+      `AWS_SECRET_ACCESS_KEY, or the profile or role they come from) and that they may use this bucket`, { cause: err });
   }
   if (status === 301 || name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed') {
     return new CopycatError('S3_WRONG_REGION',

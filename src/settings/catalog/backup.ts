@@ -60,7 +60,8 @@ export const KEY_FILE: Setting<string> = {
 };
 
 export const RECIPIENT: Setting<string[]> = {
-  holds: 'a public recipient (ccdb1…, printed by copycat-db keygen --identity) the backup is encrypted to: the backup host then holds no secret that reads backups; repeatable',
+  env: 'COPYCAT_RECIPIENT',
+  holds: 'a public recipient (ccdb1…, printed by copycat-db keygen --identity) the backup is encrypted to: the backup host then holds no secret that reads backups; repeatable (the variable holds one)',
   commands: ['backup'],
   flag: '--recipient <recipient>',
   repeatable: true,
@@ -88,12 +89,16 @@ export const IDENTITY: Setting<string[]> = {
 };
 
 export const ENCRYPT: Setting<boolean> = {
-  holds: 'store or read the backup unencrypted (explicit, so a missing key is never silently accepted)',
+  env: 'COPYCAT_ENCRYPT',
+  holds: 'false stores or reads the backup unencrypted, as --no-encrypt does (explicit, so a missing key is never silently accepted)',
+  help: 'store or read the backup unencrypted (explicit, so a missing key is never silently accepted)',
+  defaultDoc: 'true',
   commands: ['backup', 'restore'],
   flag: '--no-encrypt',
 };
 
 export const COMPRESSION: Setting<CompressionName> = {
+  env: 'COPYCAT_COMPRESSION',
   holds: 'compression of the stored bytes',
   commands: ['backup', 'restore'],
   flag: '--compression <name>',
@@ -102,6 +107,7 @@ export const COMPRESSION: Setting<CompressionName> = {
 };
 
 export const LEVEL: Setting<number> = {
+  env: 'COPYCAT_LEVEL',
   holds: 'zstd level, 1 (fastest) to 19',
   commands: ['backup'],
   flag: '--level <n>',
@@ -110,6 +116,7 @@ export const LEVEL: Setting<number> = {
 };
 
 export const WORKERS: Setting<number> = {
+  env: 'COPYCAT_WORKERS',
   holds: 'zstd worker threads; 0 compresses on the main thread',
   commands: ['backup'],
   flag: '--workers <n>',

@@ -28,11 +28,10 @@ export const DATABASE: Setting<string[]> = {
 export const ALL_DATABASES: Setting<boolean> = {
   env: 'COPYCAT_ALL_DATABASES',
   holds: 'back up every database that accepts connections, templates excepted (with a Scaleway mode: every database of ' +
-    'the instance), one after another, each under PREFIX/DBNAME/ (the variable: true or false)',
+    'the instance), one after another, each under PREFIX/DBNAME/',
+  defaultDoc: 'false',
   commands: ['backup'],
   flag: '--all-databases',
-  // A variable that is neither true nor false arrives as its text (readBooleanVariable).
-  check: (value, _run, holds) => (value === true ? undefined : `"${String(value)}" is not true or false — ${holds}`),
 };
 
 export const TO_DATABASE: Setting<string> = {
@@ -54,14 +53,23 @@ export const KEEP_OWNERS: Setting<boolean> = {
   flag: '--keep-owners',
 };
 
-export const GLOBALS: Setting<boolean> = {
-  holds: 'the server\'s roles, memberships and tablespaces (pg_dumpall --globals-only), beside the database',
-  commands: ['backup', 'restore'],
+const GLOBALS_HOLDS = 'the server\'s roles, memberships and tablespaces (pg_dumpall --globals-only), beside the database';
+
+export const BACKUP_GLOBALS: Setting<boolean> = {
+  env: 'COPYCAT_GLOBALS',
+  holds: GLOBALS_HOLDS,
+  help: 'also store the server\'s roles, memberships and tablespaces (pg_dumpall --globals-only) in the backup, locked and encrypted like it (a repository only)',
+  defaultDoc: 'false',
+  commands: ['backup'],
   flag: '--globals',
-  variants: {
-    backup: { help: 'also store the server\'s roles, memberships and tablespaces (pg_dumpall --globals-only) in the backup, locked and encrypted like it (a repository only)' },
-    restore: { help: 'first apply the backup\'s roles, memberships and tablespaces to the server (existing roles are left as they are, with a warning); with --keep-owners, owners and grants then restore too' },
-  },
+};
+
+/** Restore's own, without a variable: an environment file shared with backups must never apply roles to a server. */
+export const RESTORE_GLOBALS: Setting<boolean> = {
+  holds: GLOBALS_HOLDS,
+  help: 'first apply the backup\'s roles, memberships and tablespaces to the server (existing roles are left as they are, with a warning); with --keep-owners, owners and grants then restore too',
+  commands: ['restore'],
+  flag: '--globals',
 };
 
 const SELECTIVE = 'custom-format backups only, as pg_restore selects it; repeatable';
@@ -94,6 +102,7 @@ export const USE_LIST: Setting<string> = {
 };
 
 export const FORMAT: Setting<'custom' | 'plain' | 'parallel'> = {
+  env: 'COPYCAT_FORMAT',
   holds: 'pg_dump archive format, or parallel: a snapshot-consistent dump read by --jobs connections, restored in parallel',
   commands: ['backup'],
   flag: '--format <format>',
@@ -102,6 +111,7 @@ export const FORMAT: Setting<'custom' | 'plain' | 'parallel'> = {
 };
 
 export const JOBS: Setting<number> = {
+  env: 'COPYCAT_JOBS',
   holds: 'connections at once',
   commands: ['backup', 'restore'],
   flag: '--jobs <n>',

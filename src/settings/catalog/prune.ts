@@ -3,12 +3,16 @@ import type { Setting } from '../setting.js';
 import { positiveNumber, wholeNumber } from '../values.js';
 
 export const PRUNE: Setting<boolean> = {
-  holds: 'S3: do not prune expired backups after a successful backup',
+  env: 'COPYCAT_PRUNE',
+  holds: 'false skips pruning expired backups after a successful backup, as --no-prune does',
+  help: 'do not prune expired backups after a successful backup',
+  defaultDoc: 'true',
   commands: ['backup'],
   flag: '--no-prune',
 };
 
 export const OLDER_THAN: Setting<number> = {
+  env: 'COPYCAT_OLDER_THAN',
   holds: 'prune backups older than this many days whose retention has passed',
   commands: ['backup', 'prune'],
   flag: '--older-than <days>',
@@ -17,6 +21,7 @@ export const OLDER_THAN: Setting<number> = {
 };
 
 export const KEEP_LAST: Setting<number> = {
+  env: 'COPYCAT_KEEP_LAST',
   holds: 'never prune the newest N complete backups, whatever their age',
   commands: ['backup', 'prune'],
   flag: '--keep-last <n>',

@@ -1,4 +1,4 @@
-/** Run-wide settings: logs, monitoring, the lock directory, and the systemd units' extra flags. */
+/** Run-wide settings: logs, monitoring, the lock directory, the environment file, and extra backup flags. */
 import { existsSync } from 'node:fs';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../log.js';
 import { COMMANDS, list, type Setting } from '../setting.js';
@@ -78,9 +78,17 @@ export const LOCK_DIR: Setting<string> = {
   check: (dir, _run, holds) => (existsSync(dir) && !isWritableDir(dir) ? `"${dir}" is not a writable directory — ${holds}` : undefined),
 };
 
+export const ENV_FILE: Setting<string> = {
+  env: 'COPYCAT_ENV_FILE',
+  holds: "an environment file (KEY=value lines, read as systemd's EnvironmentFile= reads them, mode 600 or 640) loaded " +
+    'before anything else: a run by hand then has the settings of the unit; a variable the environment already sets wins',
+  ...RUN_WIDE,
+  flag: '--env-file <path>',
+};
+
 export const BACKUP_OPTIONS: Setting<string> = {
   env: 'COPYCAT_BACKUP_OPTIONS',
-  holds: 'extra backup flags, split on spaces (e.g. --retain-days 35 --keep-last 7)',
-  commands: [],
-  readBy: 'the systemd units',
+  holds: 'extra backup flags, split on spaces, taken as if given before the command line\'s own (e.g. --retain-days 35 ' +
+    '--keep-last 7); each flag also has its own variable',
+  commands: ['backup'],
 };

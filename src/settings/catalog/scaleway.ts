@@ -45,6 +45,7 @@ export const SCW_PRIVATE_NETWORK: Setting<string> = {
 };
 
 export const SCW_WAIT_HOURS: Setting<number> = {
+  env: 'COPYCAT_SCW_WAIT_HOURS',
   holds: 'give up waiting for a Scaleway backup, export or instance after this many hours',
   commands: ['backup'],
   flag: '--scw-wait-hours <hours>',

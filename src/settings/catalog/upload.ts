@@ -11,6 +11,7 @@ import { size, wholeNumber } from '../values.js';
 export const MAX_RETAIN_DAYS = 18_250;
 
 export const RETAIN_DAYS: Setting<number> = {
+  env: 'COPYCAT_RETAIN_DAYS',
   holds: `Object Lock retention of each backup, in whole days (1 to ${MAX_RETAIN_DAYS})`,
   commands: ['backup'],
   flag: '--retain-days <days>',
@@ -23,6 +24,7 @@ export const RETAIN_DAYS: Setting<number> = {
 };
 
 export const LOCK_MODE: Setting<RetentionMode> = {
+  env: 'COPYCAT_LOCK_MODE',
   holds: 'Object Lock mode',
   commands: ['backup'],
   flag: '--lock-mode <mode>',
@@ -31,12 +33,16 @@ export const LOCK_MODE: Setting<RetentionMode> = {
 };
 
 export const ALLOW_UNLOCKED: Setting<boolean> = {
-  holds: 'accept a bucket without versioning or Object Lock (logged loudly; backups can then be deleted)',
+  env: 'COPYCAT_ALLOW_UNLOCKED',
+  holds: 'true accepts a bucket without versioning or Object Lock, as --allow-unlocked does (logged loudly; backups can then be deleted)',
+  help: 'accept a bucket without versioning or Object Lock (logged loudly; backups can then be deleted)',
+  defaultDoc: 'false',
   commands: ['backup'],
   flag: '--allow-unlocked',
 };
 
 export const CHECKSUM: Setting<S3Checksum> = {
+  env: 'COPYCAT_CHECKSUM',
   holds: 'integrity checksum on every uploaded part: md5 (validated by AWS, Scaleway, radosgw) or crc32',
   commands: ['backup'],
   flag: '--checksum <kind>',
@@ -45,14 +51,16 @@ export const CHECKSUM: Setting<S3Checksum> = {
 };
 
 export const MAX_PARTS: Setting<number> = {
+  env: 'COPYCAT_MAX_PARTS',
   holds: "the provider's multipart part limit (AWS 10000, Scaleway 1000)",
+  defaultDoc: '1000 for an endpoint on *.scw.cloud, else 10000',
   commands: ['backup'],
   flag: '--max-parts <n>',
   parse: wholeNumber(1, 10_000),
-  default: 10_000,
 };
 
 export const PART_SIZE: Setting<number> = {
+  env: 'COPYCAT_PART_SIZE',
   holds: 'multipart part size, e.g. 64MiB',
   defaultDoc: 'planned from the expected size',
   commands: ['backup'],
@@ -61,6 +69,7 @@ export const PART_SIZE: Setting<number> = {
 };
 
 export const EXPECTED_SIZE: Setting<number> = {
+  env: 'COPYCAT_EXPECTED_SIZE',
   holds: 'expected stored size, e.g. 200GiB',
   defaultDoc: 'the database size',
   commands: ['backup'],
@@ -69,6 +78,7 @@ export const EXPECTED_SIZE: Setting<number> = {
 };
 
 export const CONCURRENCY: Setting<number> = {
+  env: 'COPYCAT_CONCURRENCY',
   holds: 'parts uploaded at once; memory is part size × (concurrency + 1)',
   commands: ['backup'],
   flag: '--concurrency <n>',

@@ -110,8 +110,6 @@ export interface ApiRetryOptions extends Partial<Backoff> {
   attempts?: number;
   /** Attempts when the API answers 429 (default 20): rate limits pass, so they get more patience. */
   rateLimitAttempts?: number;
-  /** Longest Retry-After honoured (default 5 min); longer hints are clamped rather than trusted blindly. */
-  maxRetryAfterMs?: number;
 }
 
 export interface ScalewayApiOptions {
@@ -148,15 +146,6 @@ function errorCodes(err: unknown): string[] {
 /** Connection-level failures worth another try (as opposed to our own abort or a programming error). */
 export function isTransientNetworkError(err: unknown): boolean {
   return errorCodes(err).some((c) => TRANSIENT_NETWORK.has(c));
-}
-
-/** Retry-After is seconds or an HTTP date; fractional seconds are accepted because emulators and proxies send them. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\s*\d+(\.\d+)?\s*$/.test(v)) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** One line out of a Scaleway error body: "invalid_arguments: name: must not contain dots". */
@@ -210,7 +199,6 @@ export class ScalewayApi {
       initialMs: opts.retry?.initialMs ?? 1000,
       maxMs: opts.retry?.maxMs ?? 30_000,
       factor: opts.retry?.factor ?? 2,
-      maxRetryAfterMs: opts.retry?.maxRetryAfterMs ?? 300_000,
     };
   }
 
@@ -243,7 +231,6 @@ export class ScalewayApi {
       throwIfAborted(this.opts.signal);
       let status: number;
       let text: string;
-      let retryAfter: string | string[] | undefined;
       let statusText = '';
       try {
         const res = await request(url, {
@@ -261,7 +248,6 @@ export class ScalewayApi {
         });
         status = res.statusCode;
         statusText = res.statusText ?? '';
-        retryAfter = res.headers['retry-after'];
         text = await res.body.text();
       } catch (err) {
         throwIfAborted(this.opts.signal);
@@ -295,9 +281,9 @@ export class ScalewayApi {
         if (rateLimited >= this.retry.rateLimitAttempts) {
           throw new ScalewayApiError(`${what}: still rate limited (429) after ${rateLimited} attempts`, status, 'rate_limited');
         }
-        const hinted = parseRetryAfter(retryAfter);
-        const wait = Math.min(this.retry.maxRetryAfterMs, hinted ?? backoffDelay(this.retry, rateLimited - 1));
-        log.log('warn', 'scaleway.api.rate_limited', { method, path, retryAfterMs: wait, attempt: rateLimited });
+        // Scaleway's edge proxy answers 429 bare (no Retry-After, no body): the wait is ours to choose.
+        const wait = backoffDelay(this.retry, rateLimited - 1);
+        log.log('warn', 'scaleway.api.rate_limited', { method, path, waitMs: wait, attempt: rateLimited });
         await sleep(wait, this.opts.signal);
         continue;
       }

@@ -9,7 +9,7 @@ import { sniffArchiveFormat, sniffHead, type ArchiveFormat } from '../../formats
 import type { Logger } from '../../log.js';
 import type { Produce } from '../../streams.js';
 import { formatDuration } from '../../units.js';
-import { errorSummary, isTransientNetworkError, parseRetryAfter } from './api.js';
+import { errorSummary, isTransientNetworkError } from './api.js';
 import { backoffDelay, redactUrl, sleep, throwIfAborted, type Backoff } from './timing.js';
 
 export interface DownloadLocation {
@@ -68,14 +68,14 @@ export function resumableDownload(opts: DownloadOptions, stats: DownloadStats): 
     let lastProgress = Date.now();
     const started = Date.now();
 
-    const fail = async (reason: string, hintMs?: number) => {
+    const fail = async (reason: string) => {
       failures++;
       if (failures > maxFailures) {
         throw new CopycatError('SCALEWAY_DOWNLOAD',
           `download of ${opts.what} failed ${failures} times in a row at byte ${stats.bytes}` +
             `${stats.total !== undefined ? ` of ${stats.total}` : ''}; last: ${reason}`);
       }
-      const wait = hintMs ?? backoffDelay(backoff, failures - 1);
+      const wait = backoffDelay(backoff, failures - 1);
       log.log('warn', 'scaleway.download.retry', { what: opts.what, offset: stats.bytes, reason, attempt: failures, waitMs: wait });
       await sleep(wait, signal);
     };
@@ -127,8 +127,7 @@ export function resumableDownload(opts: DownloadOptions, stats: DownloadStats): 
       }
       if (status === 429 || status >= 500) {
         await res.body.dump().catch(() => {});
-        const hint = status === 429 ? parseRetryAfter(res.headers['retry-after']) : undefined;
-        await fail(`HTTP ${status}`, hint === undefined ? undefined : Math.min(hint, 300_000));
+        await fail(`HTTP ${status}`);
         continue;
       }
 
