@@ -34,7 +34,7 @@ export { preflight, type PreflightResult } from './s3/driver/preflight.js';
 export { planParts, type PartPlan } from './s3/driver/part-plan.js';
 export { lockVersion, type RetentionPolicy, type RetentionMode } from './s3/driver/retention.js';
 export type { Manifest } from './formats/manifest.js';
-export { dirRepository, listBackups, chooseBackup, latestComplete, findBackup, type Repository, type ObjectStore, type BackupEntry, type BackupStatus } from './repository/index.js';
+export { dirRepository, databaseRepository, listBackups, listCatalog, chooseBackup, latestComplete, findBackup, type Catalog, type Repository, type ObjectStore, type BackupEntry, type BackupStatus } from './repository/index.js';
 export { s3Repository, type S3StoreOptions, type S3UploadOptions } from './repository/s3-store.js';
 export { planPrune, executePrune, type PruneOptions, type PrunePlan, type PruneReport } from './repository/prune.js';
 export { legacyRepository, listLegacyBackups, chooseLegacyBackup, type LegacyRepository, type LegacyBackup } from './repository/rclone-crypt.js';
@@ -43,11 +43,11 @@ export { loadCryptRemote, revealObscured, type RcloneCryptRemote, type RcloneTar
 export { rcloneDecrypt, type RcloneDecryptOptions } from './transforms/rclone-decrypt.js';
 export { listLegacy, formatLegacyTable, type LegacyRow } from './operations/list-legacy.js';
 export {
-  backup, restore, list, prune, verify, check, show, exportBackup, formatBackupTable, formatBackupDetails, formatVerifyReport, formatCheckReport, summarize,
+  backup, restore, list, listByDatabase, prune, pruneByDatabase, verify, check, show, exportBackup, formatBackupTable, formatBackupDetails, formatVerifyReport, formatCheckReport, summarize,
   type BackupOptions, type BackupResult, type RestoreOptions, type RestoreInto, type RestoreResult, type BackupRow,
   type VerifyOptions, type VerifyReport, type VerifyCheck, type RunSummary, type BackupDetails, type ExportOptions,
-  type CheckOptions, type BackupNeeds, type CheckReport, type CheckResult,
+  type CheckOptions, type BackupNeeds, type CheckReport, type CheckResult, type BackupGroup, type DatabasePruneReport,
 } from './operations/index.js';
-export { scalewayRdb, type ScalewayRdbOptions, type ScalewayMode } from './sources/scaleway/index.js';
+export { scalewayRdb, instanceDatabases, type ScalewayRdbOptions, type ScalewayMode } from './sources/scaleway/index.js';
 export { pgParallel, type PgParallelOptions } from './sources/pg-parallel/index.js';
 export { pgParallelRestore, type PgParallelRestoreOptions } from './sinks/pg-parallel-restore/index.js';

@@ -196,7 +196,7 @@ test('a server that never answers fails its own line when the time limit passes'
       settings: [],
       timeoutMs: 1500,
       backup: {
-        source: { kind: 'pg_dump', database: `host=127.0.0.1 port=${port} dbname=app` },
+        source: { kind: 'pg_dump', databases: [`host=127.0.0.1 port=${port} dbname=app`] },
         destination: { repository: dirRepository(dir) },
         lockDir: join(dir, 'locks'),
       },

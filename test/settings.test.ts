@@ -26,7 +26,7 @@ const BACKUP_KEYS = {
   compression: true, keyFile: true, encrypt: true, level: true, workers: true, s3Endpoint: true, s3Region: true, s3Timeout: true,
   retainDays: true, lockMode: true, allowUnlocked: true, checksum: true, maxParts: true, partSize: true, expectedSize: true,
   concurrency: true, prune: true, olderThan: true, keepLast: true, recipient: true, recipientsFile: true, pgBinDir: true,
-  keepDaily: true, keepWeekly: true, keepMonthly: true, keepYearly: true, globals: true,
+  keepDaily: true, keepWeekly: true, keepMonthly: true, keepYearly: true, globals: true, allDatabases: true,
 } satisfies Record<keyof BackupFlags, true>;
 const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
   backup: BACKUP_KEYS,

@@ -12,7 +12,8 @@ import { lockDir } from './lock.js';
 import { addSettings, checkInput } from './options.js';
 import { openRepository } from './repository.js';
 import { action } from './run.js';
-import { backupSource } from './source-options.js';
+import { databasePlan } from './databases.js';
+import { backupSource, scalewayDatabaseName } from './source-options.js';
 
 export function checkCommand(program: Command): void {
   const command = program
@@ -22,10 +23,20 @@ export function checkCommand(program: Command): void {
   addSettings(command, 'check').action(action(async (ctx, flags: CheckFlags, parsed: Command) => {
     const input = checkInput(parsed);
     const problems = configProblems(input);
-    // The source's own rules (--jobs without --format parallel, …) are settings too.
-    if (!problems.length) await backupSource(flags, true).catch((err: unknown) => problems.push(settingProblem(err)));
+    // The source's own rules (--jobs without --format parallel, several databases into a stream, …) are settings too.
+    let databases: readonly string[] = [];
+    if (!problems.length) {
+      try {
+        const location = parseLocation(flags.to);
+        const plan = await databasePlan(flags, location.kind === 's3' || location.kind === 'dir', ctx);
+        databases = plan.perDatabase ? plan.databases.map((d) => d.target) : plan.target !== undefined ? [plan.target] : [];
+        await backupSource(flags, databases[0], true);
+      } catch (err) {
+        problems.push(settingProblem(err));
+      }
+    }
     const { check, formatCheckReport } = await import('../operations/check.js');
-    const report = await check({ settings: problems, ...(problems.length ? {} : { backup: await needs(flags, input) }) }, ctx);
+    const report = await check({ settings: problems, ...(problems.length ? {} : { backup: await needs(flags, input, databases) }) }, ctx);
     process.stdout.write(flags.json ? JSON.stringify(report) + '\n' : formatCheckReport(report));
     const failures = report.checks.filter((c) => c.status === 'failed');
     if (failures.length) {
@@ -42,14 +53,14 @@ function settingProblem(err: unknown): string {
 }
 
 /** What a backup with these flags would use, as the backup command builds it. */
-async function needs(flags: CheckFlags, input: ReturnType<typeof checkInput>): Promise<BackupNeeds> {
+async function needs(flags: CheckFlags, input: ReturnType<typeof checkInput>, databases: readonly string[]): Promise<BackupNeeds> {
   const mode = flags.mode ?? defaultMode(flags.scwInstance);
   const location = parseLocation(flags.to);
   return {
     encryption: flags.encrypt ? { keyFile: flags.keyFile, recipients: flags.recipient, recipientsFile: flags.recipientsFile } : undefined,
     source: mode === 'pgdump'
-      ? { kind: 'pg_dump', database: flags.database }
-      : { kind: 'scaleway', mode, instanceId: flags.scwInstance!, database: flags.database!, env: process.env },
+      ? { kind: 'pg_dump', databases }
+      : { kind: 'scaleway', mode, instanceId: flags.scwInstance!, databases: databases.map((d) => scalewayDatabaseName(mode, d)), env: process.env },
     destination: location.kind === 'stdio' ? 'stdout' : location.kind === 'file' ? { file: location.path } : {
       repository: await openRepository(flags.to, 'check', flags, uploadOptions(flags)),
       ...(location.kind === 's3' ? { credentials: credentialsText() } : {}),

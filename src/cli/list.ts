@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatBackupTable, list } from '../operations/list.js';
+import { formatGroupedTables, groupedRows, listByDatabase } from '../operations/list.js';
 import { formatLegacyTable, listLegacy } from '../operations/list-legacy.js';
 import type { ListFlags } from '../settings/flags.js';
 import { openLegacy } from './legacy.js';
@@ -20,7 +20,7 @@ export function listCommand(program: Command): void {
       return;
     }
     const secrets = flags.keyFile || flags.identity?.length ? await readSecrets(flags) : undefined;
-    const { rows } = await list(await openRepository(flags.from, 'list', flags), { signal: ctx.signal, secrets });
-    process.stdout.write(flags.json ? JSON.stringify(rows) + '\n' : formatBackupTable(rows));
+    const groups = await listByDatabase(await openRepository(flags.from, 'list', flags), { signal: ctx.signal, secrets });
+    process.stdout.write(flags.json ? JSON.stringify(groupedRows(groups)) + '\n' : formatGroupedTables(groups));
   }));
 }

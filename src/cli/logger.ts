@@ -80,11 +80,16 @@ export class Redactor {
   }
 
   fields(fields: LogFields): Record<string, unknown> {
-    return this.value(fields, 0) as Record<string, unknown>;
+    return this.value(fields, 0, true) as Record<string, unknown>;
   }
 
-  private value(value: unknown, depth: number, name?: string): unknown {
-    if (name !== undefined && SECRET_NAME.test(name) && value !== undefined && value !== null && value !== '') return MASK;
+  /** Every string at any depth with the secrets in it masked, fields named like secrets kept: data that leaves the machine (a webhook's summary). */
+  strings(fields: LogFields): Record<string, unknown> {
+    return this.value(fields, 0, false) as Record<string, unknown>;
+  }
+
+  private value(value: unknown, depth: number, byName: boolean, name?: string): unknown {
+    if (byName && name !== undefined && SECRET_NAME.test(name) && value !== undefined && value !== null && value !== '') return MASK;
     if (typeof value === 'string') return this.string(value);
     if (typeof value === 'bigint') return value.toString();
     if (value instanceof Uint8Array) return `<${value.length} bytes>`;
@@ -92,8 +97,8 @@ export class Redactor {
     if (value instanceof Date) return value.toISOString();
     if (value === null || typeof value !== 'object') return value;
     if (depth >= 6) return '[nested]';
-    if (Array.isArray(value)) return value.map((v) => this.value(v, depth + 1));
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.value(v, depth + 1, k)]));
+    if (Array.isArray(value)) return value.map((v) => this.value(v, depth + 1, byName));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.value(v, depth + 1, byName, k)]));
   }
 }
 

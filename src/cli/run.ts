@@ -148,7 +148,8 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
       finishedAt: new Date(),
       durationMs: performance.now() - started,
       success: failure === undefined,
-      bytesRead: lastReading?.bytes,
+      // A backup of several databases reads one dump after another: its dump bytes add them all up.
+      bytesRead: name === 'backup' && totals ? totals.dump_bytes : lastReading?.bytes,
       bytesStored: totals?.stored_bytes,
       compressionRatio: totals && totals.stored_bytes > 0 ? totals.dump_bytes / totals.stored_bytes : undefined,
     };
@@ -161,7 +162,7 @@ export function action<A extends unknown[]>(fn: (ctx: ActionContext, ...args: A)
     }
     if (webhooks.length || pushgateway) {
       const { postWebhooks, pushMetrics, runNotice } = await import('./notify.js');
-      const fields = Object.fromEntries(Object.entries(summary ?? {}).map(([k, v]) => [k, typeof v === 'string' ? redactor.string(v) : v]));
+      const fields = redactor.strings(summary ?? {});
       await Promise.all([
         webhooks.length ? postWebhooks(webhooks, runNotice(record, startedAt, fields, message), log) : undefined,
         pushgateway ? pushMetrics(pushgateway, record, log) : undefined,

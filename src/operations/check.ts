@@ -12,6 +12,7 @@ import { keyId } from '../formats/encrypted-stream.js';
 import { loadKeyFile, loadRecipientsFile } from '../key.js';
 import { choosePgProgram, pgDumpNeed, type PgProgramSearch } from '../pg/programs.js';
 import { pgClient } from '../pg/client.js';
+import { databaseTarget } from '../pg/conninfo.js';
 import { pgDumpCommand } from '../pg/dump.js';
 import type { RunOptions } from '../pipeline.js';
 import type { Repository } from '../repository/index.js';
@@ -35,12 +36,13 @@ export interface BackupNeeds {
   /** The key or the recipients it would encrypt to; absent with --no-encrypt. */
   readonly encryption?: { readonly keyFile?: string; readonly recipients?: readonly string[]; readonly recipientsFile?: string };
   readonly source:
-    | { readonly kind: 'pg_dump'; readonly database?: string }
+    /** Each database a backup would dump (a name or a connection string); none: libpq's default. */
+    | { readonly kind: 'pg_dump'; readonly databases: readonly string[] }
     | {
       readonly kind: 'scaleway';
       readonly mode: ScalewayMode;
       readonly instanceId: string;
-      readonly database: string;
+      readonly databases: readonly string[];
       /** Where the Scaleway credentials and API URL come from: SCW_* variables, or the Scaleway CLI's config file. */
       readonly env: Record<string, string | undefined>;
     };
@@ -88,9 +90,13 @@ function backupProbes(needs: BackupNeeds, timeoutMs: number): [string, Probe][] 
     : 'file' in destination ? ['destination', () => singleFile(destination.file)]
     : ['repository', (signal) => repository(destination.repository, destination.credentials, signal)];
   const metrics = needs.metricsFile;
+  // One line per database when a run takes several, each named as its PREFIX/DBNAME/ is.
+  const databases: [string, Probe][] = source.kind === 'scaleway' ? [['scaleway', (signal) => scaleway(source, needs.programs, signal)]]
+    : source.databases.length <= 1 ? [['database', (signal) => database(source.databases[0], needs.programs, timeoutMs, signal)]]
+    : source.databases.map((db) => [`database ${databaseTarget(db).database}`, (signal) => database(db, needs.programs, timeoutMs, signal)]);
   return [
     ['encryption', () => encryption(needs.encryption)],
-    source.kind === 'pg_dump' ? ['database', (signal) => database(source.database, needs.programs, timeoutMs, signal)] : ['scaleway', (signal) => scaleway(source, needs.programs, signal)],
+    ...databases,
     target,
     ['lock directory', () => writableDirectory(needs.lockDir, 'the lock directory')],
     ['metrics file', async () => (metrics ? metricsFile(metrics) : { skipped: 'none set (COPYCAT_METRICS_FILE, --metrics-file)' })],
@@ -169,12 +175,13 @@ async function scaleway(source: Extract<BackupNeeds['source'], { kind: 'scaleway
   if (['error', 'locked', 'deleting', 'unknown'].includes(instance.status)) {
     throw new CopycatError('SCALEWAY_INSTANCE_UNUSABLE', `instance ${source.instanceId} is ${instance.status}: a backup needs it ready`);
   }
-  const databases = await api.listDatabases(source.instanceId);
-  if (!databases.includes(source.database)) {
-    throw new CopycatError('SCALEWAY_DATABASE_MISSING', `instance ${source.instanceId} has no database "${source.database}"` +
+  const databases = (await api.listDatabases(source.instanceId)).map((d) => d.name);
+  const missing = source.databases.filter((name) => !databases.includes(name));
+  if (missing.length) {
+    throw new CopycatError('SCALEWAY_DATABASE_MISSING', `instance ${source.instanceId} has no database ${missing.map((m) => `"${m}"`).join(', ')}` +
       `${databases.length ? ` (it has ${databases.join(', ')})` : ''} — check --database (PGDATABASE)`);
   }
-  const parts = [`instance ${source.instanceId} (${instance.engine}, ${instance.status}) has database ${source.database}`];
+  const parts = [`instance ${source.instanceId} (${instance.engine}, ${instance.status}) has database${source.databases.length > 1 ? 's' : ''} ${source.databases.join(', ')}`];
   if (source.mode !== 'scw-export') {
     const snapshot = await newestReadySnapshot(api, source.instanceId);
     parts.push(`newest ready snapshot ${snapshot.id}${snapshot.created_at ? ` of ${snapshot.created_at}` : ''}`);

@@ -1,7 +1,7 @@
 import type { Manifest } from '../formats/manifest.js';
 import type { DecryptionSecrets } from '../formats/stream-header.js';
 import type { RunOptions } from '../pipeline.js';
-import { findBackup, latestComplete, listBackups, type BackupEntry, type Repository } from '../repository/index.js';
+import { databaseRepository, listCatalog, pickBackup, type BackupEntry, type Repository } from '../repository/index.js';
 import { keyId } from '../formats/encrypted-stream.js';
 import { formatBytes } from '../units.js';
 
@@ -22,14 +22,52 @@ export interface BackupRow {
   readonly warnings: readonly string[];
 }
 
+export type ListOptions = Pick<RunOptions, 'signal'> & { readonly secrets?: DecryptionSecrets };
+
 /**
- * Every backup in the repository, oldest first, as catalog entries and as the rows `list` prints. With `secrets`,
- * each row says whether they open the backup, from the ids the manifest recorded: a key rotation can be checked before
- * an old identity is put away.
+ * Every backup in the repository, oldest first, as catalog entries and as the rows `list` prints, and the databases
+ * with backups under it (PREFIX/DBNAME/). With `secrets`, each row says whether they open the backup, from the ids the
+ * manifest recorded: a key rotation can be checked before an old identity is put away.
  */
-export async function list(repository: Repository, options: Pick<RunOptions, 'signal'> & { readonly secrets?: DecryptionSecrets } = {}): Promise<{ entries: BackupEntry[]; rows: BackupRow[] }> {
-  const entries = await listBackups(repository, { signal: options.signal });
-  return { entries, rows: entries.map((e) => backupRow(e, options.secrets)) };
+export async function list(repository: Repository, options: ListOptions = {}): Promise<{ entries: BackupEntry[]; rows: BackupRow[]; databases: string[] }> {
+  const { entries, databases } = await listCatalog(repository, { signal: options.signal });
+  return { entries, rows: entries.map((e) => backupRow(e, options.secrets)), databases };
+}
+
+/** One database's backups (`database` undefined: the repository's own, at its prefix itself). */
+export interface BackupGroup {
+  readonly database?: string;
+  readonly location: string;
+  readonly entries: BackupEntry[];
+  readonly rows: BackupRow[];
+}
+
+/**
+ * `list` of a repository that may hold several databases: its own backups (when it has any, or nothing else), then
+ * each database's under PREFIX/DBNAME/, by name.
+ */
+export async function listByDatabase(repository: Repository, options: ListOptions = {}): Promise<BackupGroup[]> {
+  const { databases, ...own } = await list(repository, options);
+  const groups: BackupGroup[] = own.entries.length || !databases.length ? [{ location: repository.location, ...own }] : [];
+  for (const database of databases) {
+    const repo = databaseRepository(repository, database);
+    const { entries, rows } = await list(repo, options);
+    groups.push({ database, location: repo.location, entries, rows });
+  }
+  return groups;
+}
+
+/** The groups as `list --json` prints them: one array of rows, each with its database where there are several. */
+export function groupedRows(groups: readonly BackupGroup[]): (BackupRow & { readonly database?: string | null })[] {
+  if (groups.length === 1 && groups[0]!.database === undefined) return groups[0]!.rows;
+  return groups.flatMap((g) => g.rows.map((r) => ({ database: g.database ?? null, ...r })));
+}
+
+/** The groups as tables, each under a line naming its database and location; one group alone as formatBackupTable. */
+export function formatGroupedTables(groups: readonly BackupGroup[]): string {
+  if (groups.length === 1 && groups[0]!.database === undefined) return formatBackupTable(groups[0]!.rows);
+  return groups.map((g) => `${g.database === undefined ? `${g.location} itself (no database prefix)` : `database ${g.database} (${g.location})`}\n` +
+    formatBackupTable(g.rows)).join('\n');
 }
 
 function keyIds(encryption: Manifest['encryption'] | undefined): string[] {
@@ -79,8 +117,7 @@ export interface BackupDetails extends BackupRow {
 
 /** The backup with this id (any status), or the latest complete one. */
 export async function show(repository: Repository, backupId: string | undefined, run: Pick<RunOptions, 'signal'> = {}): Promise<BackupDetails> {
-  const entries = await listBackups(repository, { signal: run.signal });
-  const entry = backupId ? findBackup(entries, backupId, repository.location) : latestComplete(entries, repository.location);
+  const entry = pickBackup(repository, await listCatalog(repository, { signal: run.signal }), backupId);
   return { ...backupRow(entry, undefined), location: repository.location, ...(entry.manifest ? { manifest: entry.manifest } : {}) };
 }
 

@@ -11,11 +11,20 @@ export interface RunSummary {
 
 export function summarize(stats: RunStats, direction: 'backup' | 'restore'): RunSummary {
   const [dump, stored] = direction === 'backup' ? [stats.bytesRead, stats.bytesWritten] : [stats.bytesWritten, stats.bytesRead];
+  return summaryOf(dump, stored, stats.durationMs);
+}
+
+/** Several backups of one run as one: their bytes added up, over the wall-clock time the run took for them all. */
+export function totalSummary(summaries: readonly RunSummary[], durationMs: number): RunSummary {
+  return summaryOf(summaries.reduce((n, s) => n + s.dump_bytes, 0), summaries.reduce((n, s) => n + s.stored_bytes, 0), durationMs);
+}
+
+function summaryOf(dump: number, stored: number, durationMs: number): RunSummary {
   return {
     dump_bytes: dump,
     stored_bytes: stored,
     ratio: stored > 0 ? Number((dump / stored).toFixed(2)) : null,
-    seconds: Number((stats.durationMs / 1000).toFixed(2)),
-    dump_mb_per_s: stats.durationMs > 0 ? Number((dump / 1000 / stats.durationMs).toFixed(1)) : null,
+    seconds: Number((durationMs / 1000).toFixed(2)),
+    dump_mb_per_s: durationMs > 0 ? Number((dump / 1000 / durationMs).toFixed(1)) : null,
   };
 }

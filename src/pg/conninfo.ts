@@ -159,3 +159,14 @@ export function databaseTarget(value: string | undefined, env: Record<string, st
   const database = vars.PGDATABASE || plainEnvDatabase || vars.PGUSER || merged.PGUSER || userInfo().username;
   return { database, env: { ...env, ...vars, PGDATABASE: database } };
 }
+
+/**
+ * The same connection to another database: a connection string's other parts are kept and its dbname replaced, as a
+ * keyword/value string (where libpq takes the name literally, whatever it holds); a plain name, or none, only names
+ * the database, the rest coming from the PG* variables as before.
+ */
+export function withDatabase(value: string | undefined, database: string, label = '--database'): string {
+  const parts = value !== undefined && isConnectionString(value) ? parseConnectionString(value, label) : new Map<string, string>();
+  parts.set('dbname', database);
+  return [...parts].map(([keyword, v]) => `${keyword}='${v.replace(/[\\']/g, '\\$&')}'`).join(' ');
+}

@@ -1,8 +1,9 @@
 import { CopycatError, describeError } from '../errors.js';
 import { MAX_MANIFEST_BYTES, parseManifest, type Manifest } from '../formats/manifest.js';
 import { formatBytes } from '../units.js';
+import { databaseRepository } from './database.js';
 import type { Repository } from './index.js';
-import { isBackupId, listPrefix, parseKey, type ObjectKind } from './layout.js';
+import { databaseOfKey, isBackupId, listPrefix, parseKey, type ObjectKind } from './layout.js';
 import type { StoredVersion } from './store.js';
 
 /**
@@ -125,18 +126,26 @@ interface Listed extends ObjectVersion {
 
 type Group = Record<ObjectKind, Listed[]>;
 
-/** The store's listing, keys that parseKey accepts under the prefix only, grouped by backup id. */
-async function groupVersions(repo: Repository, signal: AbortSignal | undefined): Promise<Map<string, Group>> {
+/**
+ * The store's listing: keys that parseKey accepts under the prefix, grouped by backup id, and the databases whose
+ * backups are one level down (PREFIX/DBNAME/, databaseOfKey).
+ */
+async function groupVersions(repo: Repository, signal: AbortSignal | undefined): Promise<{ groups: Map<string, Group>; databases: string[] }> {
   const groups = new Map<string, Group>();
+  const databases = new Set<string>();
   const listed = await repo.store.listVersions(listPrefix(repo.prefix), signal);
   listed.forEach((v, seq) => {
     const parsed = parseKey(repo.prefix, v.key);
-    if (!parsed) return; // not ours: another prefix, or a name this tool never writes
+    if (!parsed) {
+      const database = databaseOfKey(repo.prefix, v.key);
+      if (database !== undefined) databases.add(database);
+      return; // else not ours: another prefix, or a name this tool never writes
+    }
     let group = groups.get(parsed.id);
     if (!group) groups.set(parsed.id, (group = { data: [], globals: [], manifest: [] }));
     group[parsed.kind].push({ ...v, kind: parsed.kind, seq });
   });
-  return groups;
+  return { groups, databases: [...databases].sort() };
 }
 
 /** Newest first: the current version, then by LastModified, then in listing order (versions are listed newest first). */
@@ -269,15 +278,28 @@ function judge(id: string, repo: Repository, all: Record<ObjectKind, ObjectVersi
   return { status: 'complete', problem: undefined, dataVersion: named, globalsVersion: namedGlobals, manifest };
 }
 
+/** What a repository holds: its own backups, and the databases with backups of their own under it. */
+export interface Catalog {
+  /** Oldest first (see listBackups). */
+  readonly entries: BackupEntry[];
+  /** Databases with backups under PREFIX/DBNAME/ (databaseRepository), sorted; empty in a one-database repository. */
+  readonly databases: string[];
+}
+
 /**
  * Every backup in the repository, oldest first. Only keys directly under its prefix that parseKey accepts are looked
  * at: never a sibling prefix, never another tool's objects.
  */
 export async function listBackups(repo: Repository, options: ListBackupsOptions = {}): Promise<BackupEntry[]> {
+  return (await listCatalog(repo, options)).entries;
+}
+
+/** listBackups, and the databases whose backups are under the prefix, from the same listing. */
+export async function listCatalog(repo: Repository, options: ListBackupsOptions = {}): Promise<Catalog> {
   const { signal } = options;
-  const groups = await groupVersions(repo, signal);
+  const { groups, databases } = await groupVersions(repo, signal);
   const ids = [...groups.keys()].sort();
-  return mapLimit(ids, options.concurrency ?? 8, async (id): Promise<BackupEntry> => {
+  const entries = await mapLimit(ids, options.concurrency ?? 8, async (id): Promise<BackupEntry> => {
     const group = groups.get(id)!;
     const all = { data: newestFirst(group.data), globals: newestFirst(group.globals), manifest: newestFirst(group.manifest) };
     const manifestVersion = all.manifest.filter((v) => !v.deleteMarker).at(-1);
@@ -317,6 +339,7 @@ export async function listBackups(repo: Repository, options: ListBackupsOptions 
       versions: [...all.manifest, ...all.globals, ...all.data],
     };
   });
+  return { entries, databases };
 }
 
 /** The newest complete backup; NO_COMPLETE_BACKUP when there is none. */
@@ -338,12 +361,26 @@ export function findBackup(entries: readonly BackupEntry[], id: string, where = 
 }
 
 /**
+ * The backup with this id, else the latest complete one, of a repository's own backups. Where databases have backups
+ * under it (PREFIX/DBNAME/), which one is meant cannot be guessed: DATABASE_AMBIGUOUS names their locations, unless
+ * the id is one of the repository's own backups.
+ */
+export function pickBackup(repo: Repository, { entries, databases }: Catalog, backupId?: string): BackupEntry {
+  if (databases.length && !(backupId && entries.some((e) => e.id === backupId))) {
+    const shown = databases.slice(0, 10).map((d) => databaseRepository(repo, d).location);
+    const more = databases.length > shown.length ? `, … (${databases.length} in all: see copycat-db list)` : '';
+    throw new CopycatError('DATABASE_AMBIGUOUS', `${repo.location} holds the backups of ${plural(databases.length, 'database')}, each under its own ` +
+      `prefix: name one in --from (${shown.join(', ')}${more})`);
+  }
+  return backupId ? findBackup(entries, backupId, repo.location) : latestComplete(entries, repo.location);
+}
+
+/**
  * The backup to restore or verify: only a complete one (its manifest written after the data, and its lock, were
  * verified), read at the versions it wrote itself (see listBackups), so a newer version of either key never replaces it.
  */
 export async function chooseBackup(repo: Repository, backupId?: string, signal?: AbortSignal): Promise<BackupEntry> {
-  const entries = await listBackups(repo, { signal });
-  const entry = backupId ? findBackup(entries, backupId, repo.location) : latestComplete(entries, repo.location);
+  const entry = pickBackup(repo, await listCatalog(repo, { signal }), backupId);
   if (entry.status !== 'complete' || !entry.manifest || !entry.dataVersion) {
     throw new CopycatError('BACKUP_INCOMPLETE', `backup ${entry.id} is ${entry.status}${entry.problem ? ` (${entry.problem})` : ''}: ` +
       'it is never restored — choose a complete one from copycat-db list');

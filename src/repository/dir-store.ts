@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { link, open, readdir, stat, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { link, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { CopycatError } from '../errors.js';
 import { fileSink } from '../sinks/file.js';
 import { fileSource } from '../sources/file.js';
@@ -13,27 +13,40 @@ const PARTIAL = /^(.+)\.[0-9a-f]{8}\.partial$/;
  * A local directory as a repository: one file per key, each its only version ('null'), no lock. Files appear under
  * their final name only once complete and on disk (written as .partial, fsynced, then linked, never over an existing
  * name), so a listing never sees half a backup, and a crash leaves only .partial files, which prune removes.
+ * A listing walks subdirectories as an S3 listing of a key prefix does (a key with slashes is a file in them; symbolic
+ * links to directories are not followed): a database's directory (DIR/DBNAME, see `below`) is a repository of its own.
  */
-export function dirStore(dir: string): ObjectStore {
+export function dirStore(dir: string, opts: { readonly create?: boolean } = {}): ObjectStore {
   const root = resolve(dir);
   const location = `file:${root}`;
   const path = (key: string): string => join(root, key);
   const missingDir = (err: unknown): CopycatError => new CopycatError('REPOSITORY_MISSING',
     `cannot read the repository ${location}: ${(err as NodeJS.ErrnoException).code ?? err} — check the path, or create the directory (mkdir -p ${root})`, { cause: err });
 
+  /** Every file under the root, as keys (slash-separated paths below it), in name order. */
   async function files(): Promise<{ name: string; mtime: Date; size: number }[]> {
-    let names: string[];
-    try {
-      names = await readdir(root);
-    } catch (err) {
-      throw missingDir(err);
-    }
     const out: { name: string; mtime: Date; size: number }[] = [];
-    for (const name of names.sort()) {
-      // A file removed between readdir and stat (a concurrent prune) is simply not listed.
-      const st = await stat(path(name)).catch(() => undefined);
-      if (st?.isFile()) out.push({ name, mtime: st.mtime, size: st.size });
-    }
+    const walk = async (below: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(below ? path(below) : root, { withFileTypes: true });
+      } catch (err) {
+        // A subdirectory removed meanwhile is simply not listed; the root missing is the repository missing.
+        if (below) return;
+        throw missingDir(err);
+      }
+      for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        const name = below ? `${below}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) {
+          await walk(name);
+          continue;
+        }
+        // A file removed between readdir and stat (a concurrent prune) is simply not listed.
+        const st = await stat(path(name)).catch(() => undefined);
+        if (st?.isFile()) out.push({ name, mtime: st.mtime, size: st.size });
+      }
+    };
+    await walk('');
     return out;
   }
 
@@ -41,8 +54,8 @@ export function dirStore(dir: string): ObjectStore {
     location,
     describe: path,
 
-    async listVersions() {
-      return (await files()).filter((f) => !PARTIAL.test(f.name)).map((f): StoredVersion =>
+    async listVersions(prefix) {
+      return (await files()).filter((f) => f.name.startsWith(prefix) && !PARTIAL.test(f.name)).map((f): StoredVersion =>
         ({ key: f.name, versionId: 'null', deleteMarker: false, latest: true, lastModified: f.mtime, size: f.size }));
     },
 
@@ -81,10 +94,10 @@ export function dirStore(dir: string): ObjectStore {
       throw new CopycatError('LOCK_UNSUPPORTED', `${location} is a directory: its files have no lock to extend`);
     },
 
-    async listPending() {
+    async listPending(prefix) {
       return (await files()).flatMap((f): PendingWrite[] => {
         const m = PARTIAL.exec(f.name);
-        return m ? [{ key: m[1]!, id: f.name, started: f.mtime }] : [];
+        return m && f.name.startsWith(prefix) ? [{ key: m[1]!, id: f.name, started: f.mtime }] : [];
       });
     },
 
@@ -96,6 +109,11 @@ export function dirStore(dir: string): ObjectStore {
 
     async prepare() {
       try {
+        // A database's directory is made in its repository's, which must exist: a mistyped path is still refused.
+        if (opts.create && !(await stat(root).catch(() => undefined))) {
+          await mkdir(root, { mode: 0o700 });
+          await syncDir(dirname(root));
+        }
         if (!(await stat(root)).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
       } catch (err) {
         throw missingDir(err);
@@ -151,15 +169,24 @@ export function dirStore(dir: string): ObjectStore {
         await unlink(partial).catch(() => {});
       }
       // The new name is durable only once the directory entry is.
-      const d = await open(root, 'r');
-      try {
-        await d.sync();
-      } finally {
-        await d.close();
-      }
+      await syncDir(dirname(target));
       return 'null';
     },
 
     dataSource: (key) => fileSource(path(key)),
+
+    below(prefix, segment) {
+      const store = dirStore(join(root, prefix, segment), { create: true });
+      return { store, prefix: '', location: store.location };
+    },
   };
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
 }

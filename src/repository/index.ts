@@ -22,5 +22,6 @@ export function dirRepository(dir: string): Repository {
   return { store, prefix: '', location: store.location };
 }
 
-export { chooseBackup, findBackup, latestComplete, listBackups, type BackupEntry, type BackupLock, type BackupStatus, type ObjectVersion } from './catalog.js';
+export { databaseRepository } from './database.js';
+export { chooseBackup, findBackup, latestComplete, listBackups, listCatalog, pickBackup, type Catalog, type BackupEntry, type BackupLock, type BackupStatus, type ObjectVersion } from './catalog.js';
 export type { ObjectStore, StoredVersion, WrittenObject } from './store.js';

@@ -16,7 +16,7 @@ import { probeWrite } from '../s3/driver/write-probe.js';
 import { s3Sink, type S3Checksum } from '../sinks/s3.js';
 import { s3Object } from '../sources/s3-object.js';
 import type { Repository } from './index.js';
-import { probeKey } from './layout.js';
+import { listPrefix, probeKey } from './layout.js';
 import type { ObjectStore, PendingWrite, StoredVersion, VersionLock } from './store.js';
 
 export interface S3StoreOptions {
@@ -241,5 +241,7 @@ export function s3Store(opts: S3StoreOptions): ObjectStore {
     },
 
     dataSource: (key, versionId) => s3Object({ client, bucket, key, versionId }),
+
+    below: (prefix, segment) => s3Repository({ ...opts, prefix: listPrefix(prefix) + segment }),
   };
 }

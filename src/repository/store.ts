@@ -47,6 +47,13 @@ export interface ObjectStore {
   putSmall(key: string, body: Buffer, lock: WrittenObject['retention'], signal?: AbortSignal): Promise<string>;
   /** Streams one version back, failing when it ends before `size` bytes. */
   dataSource(key: string, versionId: string, size: number): SourceStage;
+
+  /**
+   * The repository one level below a repository at `prefix` in this store: PREFIX/SEGMENT/, a database's backups.
+   * Its keys are what opening its location directly gives: an S3 key is the bucket's, so the same bucket with the
+   * longer prefix; a directory's keys are paths below it, so the subdirectory's own store, which makes it when prepared.
+   */
+  below(prefix: string, segment: string): { readonly store: ObjectStore; readonly prefix: string; readonly location: string };
 }
 
 /** One entry of a listing: an object version or a delete marker. */

@@ -8,6 +8,7 @@ import type { Location } from '../location.js';
 import { defaultMode, modeNeeds, type BackupMode } from '../sources/scaleway/modes.js';
 import { DESTINATION, ENCRYPT, IDENTITY, RECIPIENT, RECIPIENTS_FILE } from './catalog/backup.js';
 import { SETTINGS } from './catalog/index.js';
+import { ALL_DATABASES } from './catalog/database.js';
 import { LEGACY_RCLONE, RCLONE_CONFIG, RCLONE_REMOTE } from './catalog/legacy.js';
 import { MODE, SCW_INSTANCE } from './catalog/scaleway.js';
 import { acceptedLocation } from './location.js';
@@ -90,6 +91,7 @@ function runFacts(input: CheckInput, value: (setting: Setting) => unknown): RunF
     legacy,
     mode,
     needs: mode ? modeNeeds(mode) : [],
+    allDatabases: value(ALL_DATABASES) === true,
     encrypt: value(ENCRYPT) !== false,
     recipients: ((value(RECIPIENT) as string[] | undefined)?.length ?? 0) > 0 || value(RECIPIENTS_FILE) !== undefined,
     identities: ((value(IDENTITY) as string[] | undefined)?.length ?? 0) > 0,

@@ -65,7 +65,9 @@ export interface SourceFlags extends PgProgramFlags {
   scwInstance?: string;
   scwPrivateNetwork?: string;
   scwWaitHours: number;
-  database?: string;
+  /** Several: one backup each, under PREFIX/DBNAME/ (see src/cli/databases.ts). */
+  database?: string[];
+  allDatabases?: boolean;
   format: 'custom' | 'plain' | 'parallel';
   jobs?: number;
 }

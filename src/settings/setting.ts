@@ -30,6 +30,8 @@ export interface RunFacts {
   readonly mode?: BackupMode;
   /** What that mode needs besides libpq's settings (modeNeeds). */
   readonly needs: readonly ModeNeed[];
+  /** backup: --all-databases, so no database needs naming. */
+  readonly allDatabases: boolean;
   /** False with --no-encrypt. */
   readonly encrypt: boolean;
   /** backup: recipients were given (--recipient, --recipients-file), so no key file is needed. */

@@ -417,8 +417,9 @@ export async function startScalewayEmulator(opts: ScalewayEmulatorOptions): Prom
     }
     if ((m = /^\/instances\/([^/]+)\/databases$/.exec(rest)) && method === 'GET') {
       const inst = getInstance(region, m[1]!);
-      const dbs = (instanceDbs.get(inst.id) ?? []).map((name) => ({ name, owner: 'postgres', managed: true, size: 0 }));
-      return [200, { databases: dbs, total_count: dbs.length }];
+      // Paginated as every list of the API (page, page_size up to 100), in name order.
+      const dbs = [...(instanceDbs.get(inst.id) ?? [])].sort().map((name) => ({ name, owner: 'postgres', managed: true, size: 0 }));
+      return [200, { databases: paginate(dbs, q), total_count: dbs.length }];
     }
     if ((m = /^\/instances\/([^/]+)\/endpoints$/.exec(rest)) && method === 'POST') {
       const inst = getInstance(region, m[1]!);

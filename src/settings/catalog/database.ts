@@ -10,15 +10,28 @@ const libpq = (run: RunFacts) => run.libpq;
 const LIBPQ_COMMANDS = ['backup', 'restore', 'verify'] as const;
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
-export const DATABASE: Setting<string> = {
+const byMode = neededByMode('database');
+
+export const DATABASE: Setting<string[]> = {
   env: 'PGDATABASE',
   holds: 'the database to dump',
   help: 'database to dump, or a libpq connection string (URI or key=value; its password reaches pg_dump only as ' +
-    'PGPASSWORD); libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD apply; with a Scaleway mode, the RDB database',
+    'PGPASSWORD); libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD apply; with a Scaleway mode, the RDB database; ' +
+    'repeatable: several back up one after another, each under PREFIX/DBNAME/; with --all-databases, the database to list them from',
   defaultDoc: 'the user name',
   commands: ['backup'],
   flag: '-d, --database <name>',
-  required: neededByMode('database'),
+  repeatable: true,
+  required: { doc: `${byMode.doc}, unless --all-databases`, when: (run) => (run.allDatabases ? undefined : byMode.when(run)) },
+};
+
+export const ALL_DATABASES: Setting<boolean> = {
+  env: 'COPYCAT_ALL_DATABASES',
+  holds: 'back up every database that accepts connections, templates excepted (with a Scaleway mode: every database of ' +
+    'the instance), one after another, each under PREFIX/DBNAME/',
+  defaultDoc: 'false',
+  commands: ['backup'],
+  flag: '--all-databases',
 };
 
 export const TO_DATABASE: Setting<string> = {

@@ -8,7 +8,7 @@ import { BACKUP_MODES, defaultMode, modeNeeds, type BackupMode } from '../../sou
 import { list, type Env, type Labelled, type ModeNeed, type Requirement, type RunFacts, type Setting } from '../setting.js';
 import { positiveNumber } from '../values.js';
 
-export function neededByMode(need: ModeNeed): Requirement {
+export function neededByMode(need: ModeNeed): Exclude<Requirement, 'flag'> {
   return {
     doc: `required by --mode ${list(BACKUP_MODES.filter((mode) => modeNeeds(mode).includes(need)))}`,
     when: (run) => (run.needs.includes(need) ? ` (needed by --mode ${run.mode})` : undefined),

@@ -38,6 +38,14 @@ export interface Snapshot {
   region: string;
 }
 
+/** A database of an instance, as GET /instances/{id}/databases lists them. */
+export interface InstanceDatabase {
+  name: string;
+  owner: string;
+  managed: boolean;
+  size: number;
+}
+
 export interface Endpoint {
   id: string;
   ip: string | null;
@@ -308,8 +316,23 @@ export class ScalewayApi {
     return this.call('POST', `/backups/${enc(id)}/export`, { body: {} });
   }
 
-  listSnapshots(query: { instance_id: string; order_by?: string; page?: number; page_size?: number }): Promise<{ snapshots: Snapshot[]; total_count: number }> {
-    return this.call('GET', '/snapshots', { query });
+  /** Every item of a paginated listing: page after page (100 each) until total_count are in, or a page is empty. */
+  private async listAll<T>(rel: string, field: string, query: Query): Promise<T[]> {
+    const items: T[] = [];
+    for (let page = 1; ; page++) {
+      const res = await this.call<Record<string, unknown>>('GET', rel, { query: { ...query, page, page_size: 100 } });
+      const got = (res[field] as T[] | undefined) ?? [];
+      items.push(...got);
+      if (got.length === 0 || items.length >= Number(res.total_count ?? 0)) return items;
+    }
+  }
+
+  listSnapshots(query: { instance_id: string; order_by?: string }): Promise<Snapshot[]> {
+    return this.listAll('/snapshots', 'snapshots', query);
+  }
+
+  listDatabases(instanceId: string): Promise<InstanceDatabase[]> {
+    return this.listAll(`/instances/${enc(instanceId)}/databases`, 'databases', {});
   }
 
   createInstanceFromSnapshot(snapshotId: string, body: { instance_name: string; is_ha_cluster: boolean; node_type?: string }): Promise<Instance> {
@@ -319,17 +342,6 @@ export class ScalewayApi {
 
   getInstance(id: string): Promise<Instance> {
     return this.call('GET', `/instances/${enc(id)}`);
-  }
-
-  /** The names of the instance's databases. */
-  async listDatabases(instanceId: string): Promise<string[]> {
-    const names: string[] = [];
-    for (let page = 1; ; page++) {
-      const res = await this.call<{ databases?: { name: string }[]; total_count?: number }>('GET', `/instances/${enc(instanceId)}/databases`, { query: { page, page_size: 100 } });
-      const found = res.databases ?? [];
-      names.push(...found.map((d) => d.name));
-      if (found.length === 0 || names.length >= (res.total_count ?? 0)) return names;
-    }
   }
 
   deleteInstance(id: string): Promise<Instance> {

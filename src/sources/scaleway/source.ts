@@ -182,14 +182,26 @@ interface Created {
   size: () => Promise<number | undefined>;
 }
 
-async function createStream(o: ScalewayRdbOptions, ctx: StageContext, state: RunState): Promise<Created> {
+/** How the API is reached: the credentials (given, or from the variables and the config file), region, transport. */
+type ScalewayConnection = Pick<ScalewayRdbOptions, 'credentials' | 'env' | 'configPath' | 'profile' | 'region' | 'dispatcher' | 'apiRetry'>;
+
+function connect(o: ScalewayConnection, ctx: StageContext): { api: ScalewayApi; creds: ScalewayCredentials } {
   const creds = o.credentials ?? loadScalewayCredentials({ env: o.env, configPath: o.configPath, profile: o.profile, region: o.region });
-  const region = o.region ?? creds.region;
-  ctx.log.log('info', 'scaleway.start', {
-    mode: o.mode, instanceId: o.instanceId, databaseName: o.databaseName, region, apiUrl: redactUrl(creds.apiUrl), credentials: creds.origin,
-  });
   const api = new ScalewayApi({
-    apiUrl: creds.apiUrl, region, secretKey: creds.secretKey, signal: ctx.signal, log: ctx.log, dispatcher: o.dispatcher, retry: o.apiRetry,
+    apiUrl: creds.apiUrl, region: o.region ?? creds.region, secretKey: creds.secretKey, signal: ctx.signal, log: ctx.log, dispatcher: o.dispatcher, retry: o.apiRetry,
+  });
+  return { api, creds };
+}
+
+/** The names of every database of an instance, sorted (`backup --all-databases` with a Scaleway mode). */
+export async function instanceDatabases(o: ScalewayConnection & { readonly instanceId: string }, ctx: StageContext): Promise<string[]> {
+  return (await connect(o, ctx).api.listDatabases(o.instanceId)).map((d) => d.name).sort();
+}
+
+async function createStream(o: ScalewayRdbOptions, ctx: StageContext, state: RunState): Promise<Created> {
+  const { api, creds } = connect(o, ctx);
+  ctx.log.log('info', 'scaleway.start', {
+    mode: o.mode, instanceId: o.instanceId, databaseName: o.databaseName, region: api.region, apiUrl: redactUrl(creds.apiUrl), credentials: creds.origin,
   });
   const c: InstanceWaitContext = { api, timing: timingOf(o), signal: ctx.signal, log: ctx.log };
 

@@ -36,13 +36,7 @@ export function waitInstanceReady(c: InstanceWaitContext, id: string, goal: stri
 
 /** Newest snapshot that is ready; snapshots still being taken (or failed) cannot be restored. */
 export async function newestReadySnapshot(api: ScalewayApi, instanceId: string): Promise<Snapshot> {
-  const seen: Snapshot[] = [];
-  for (let page = 1; ; page++) {
-    const res = await api.listSnapshots({ instance_id: instanceId, order_by: 'created_at_desc', page, page_size: 100 });
-    const snaps = res.snapshots ?? [];
-    seen.push(...snaps);
-    if (snaps.length === 0 || seen.length >= (res.total_count ?? 0)) break;
-  }
+  const seen = await api.listSnapshots({ instance_id: instanceId, order_by: 'created_at_desc' });
   // Sorting again costs nothing and does not rely on the server honouring order_by.
   const ready = seen
     .filter((s) => s.status === 'ready' && s.instance_id === instanceId)
