@@ -23,7 +23,8 @@ export function restoreSink(target: RestoreTarget & { create?: boolean; jobs?: n
 
 /** Selection and kept owners are pg_restore's: a plain or parallel dump is refused before anything is restored. */
 export function refuseUnsupported(target: RestoreTarget, format: string): void {
-  const what = target.only && selectionArgs(target.only).length ? 'a selective restore (--table, --schema, --exclude-schema, --use-list)'
+  const what = target.only && (selectionArgs(target.only).length || target.only.excludeTables?.length)
+    ? 'a selective restore (--table, --schema, --exclude-schema, --exclude-table, --use-list)'
     : target.keepOwners ? '--keep-owners' : undefined;
   if (what) {
     throw new CopycatError('RESTORE_OPTION_UNSUPPORTED', `${what} needs a custom-format backup, and this one is ${format}: ` +

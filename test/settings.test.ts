@@ -34,7 +34,7 @@ const FLAG_KEYS: { readonly [C in CommandName]: Record<string, true> } = {
   restore: {
     from: true, backup: true, toDatabase: true, create: true, jobs: true, compression: true, keyFile: true, encrypt: true,
     s3Endpoint: true, s3Region: true, s3Timeout: true, identity: true, keepOwners: true, table: true, schema: true, excludeSchema: true,
-    useList: true, globals: true, pgBinDir: true, legacyRclone: true, rcloneConfig: true, rcloneRemote: true,
+    useList: true, excludeTable: true, globals: true, pgBinDir: true, legacyRclone: true, rcloneConfig: true, rcloneRemote: true,
   } satisfies Record<keyof RestoreFlags, true>,
   list: {
     from: true, json: true, s3Endpoint: true, s3Region: true, s3Timeout: true, keyFile: true, identity: true, legacyRclone: true,

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Manifest } from '../src/formats/manifest.js';
+import { excludeTables } from '../src/pg/toc-exclusion.js';
 import { dataKey } from '../src/repository/layout.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { seedVariedDatabase } from './helpers/fixtures.js';
@@ -118,6 +119,53 @@ test('restore --table, --schema and --exclude-schema restore only what they name
   r = await cli(['restore', '--from', `file:${repo}`, '--to-database', 'from_list', '--use-list', list]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(await userTables('from_list'), ['public.notes']);
+});
+
+test('restore --exclude-table leaves out a table and everything that depends on it, read from the backup\'s table of contents', async () => {
+  await pg.createDatabase('no_customers');
+  const r = await cli(['restore', '--from', `file:${repo}`, '--to-database', 'no_customers', '--exclude-table', 'customers']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await userTables('no_customers'), ['billing.invoices', 'public.notes']);
+  const [rows] = await pg.query<{ n: string }>('SELECT count(*)::text AS n FROM billing.invoices', 'no_customers');
+  assert.equal(rows!.n, '600');
+  // The view over customers and the foreign key into it went with it; the index on invoices stayed.
+  const [left] = await pg.query<{ views: string; fks: string; idx: string }>(`SELECT
+    (SELECT count(*) FROM pg_views WHERE schemaname = 'billing')::text AS views,
+    (SELECT count(*) FROM pg_constraint WHERE contype = 'f')::text AS fks,
+    (SELECT count(*) FROM pg_indexes WHERE indexname = 'invoices_customer')::text AS idx`, 'no_customers');
+  assert.deepEqual(left, { views: '0', fks: '0', idx: '1' });
+  assert.match(r.stderr, /restore\.exclude-table .*left_out=.*TABLE public customers/);
+
+  await pg.createDatabase('no_such_table');
+  const missing = await cli(['restore', '--from', `file:${repo}`, '--to-database', 'no_such_table', '--exclude-table', 'billing.nosuch']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /copycat-db: error: --exclude-table billing\.nosuch: the backup has no such table \(it has .*billing\.invoices.*\)/);
+  assert.deepEqual(await userTables('no_such_table'), []);
+  const both = await cli(['restore', '--from', `file:${repo}`, '--to-database', 'no_such_table', '--exclude-table', 'notes', '--use-list', '/dev/null']);
+  assert.equal(both.code, 1);
+  assert.match(both.stderr, /--exclude-table and --use-list both choose/);
+  assert.deepEqual(await userTables('no_such_table'), []);
+});
+
+test('excludeTables: dependants go too, transitively and whatever their order in the list', () => {
+  const listing = [
+    ';', '; Selected TOC Entries:', ';',
+    '214; 1259 16385 TABLE public a postgres', '217; 1259 16408 VIEW public av postgres', ';\tdepends on: 214 214',
+    '215; 1259 16395 TABLE public b postgres', '216; 1259 16405 TABLE other a postgres',
+    '3360; 0 16385 TABLE DATA public a postgres', ';\tdepends on: 214',
+    '3361; 0 16395 TABLE DATA public b postgres', ';\tdepends on: 215',
+    '3216; 2606 16400 FK CONSTRAINT public b b_a_id_fkey postgres', ';\tdepends on: 215 214 3210',
+    '3210; 2606 16391 CONSTRAINT public a a_pkey postgres', ';\tdepends on: 214',
+    '3400; 0 0 COMMENT public VIEW av postgres', ';\tdepends on: 217', '',
+  ].join('\n');
+  const { list, excluded } = excludeTables(listing, ['public.a']);
+  assert.deepEqual(excluded, ['TABLE public a postgres', 'VIEW public av postgres', 'TABLE DATA public a postgres',
+    'FK CONSTRAINT public b b_a_id_fkey postgres', 'CONSTRAINT public a a_pkey postgres', 'COMMENT public VIEW av postgres']);
+  assert.deepEqual(list.split('\n').filter((l) => /^\d+;/.test(l)), ['215; 1259 16395 TABLE public b postgres',
+    '216; 1259 16405 TABLE other a postgres', '3361; 0 16395 TABLE DATA public b postgres']);
+  // Unqualified, the name matches in every schema.
+  assert.equal(excludeTables(listing, ['a']).excluded.filter((e) => e.startsWith('TABLE ')).length, 3);
+  assert.throws(() => excludeTables(listing, ['c']), /--exclude-table c: the backup has no such table \(it has public\.a, public\.b, other\.a\)/);
 });
 
 test('--keep-owners keeps owners and grants; without it the restoring user owns everything', async () => {

@@ -23,7 +23,7 @@ export function restoreCommand(program: Command): void {
     const { database, env } = databaseTarget(flags.toDatabase, {}, '--to-database');
     const into = {
       database: database ?? flags.toDatabase, env, create: flags.create, jobs: flags.jobs, keepOwners: flags.keepOwners, programs: { binDir: flags.pgBinDir },
-      only: { tables: flags.table, schemas: flags.schema, excludeSchemas: flags.excludeSchema, useList: flags.useList },
+      only: { tables: flags.table, schemas: flags.schema, excludeSchemas: flags.excludeSchema, excludeTables: flags.excludeTable, useList: flags.useList },
     };
     if (flags.legacyRclone) {
       // No manifest: the digests are computed and logged, for the record.

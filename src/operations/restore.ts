@@ -11,6 +11,7 @@ import type { BackupEntry, Repository } from '../repository/index.js';
 import type { LegacyBackup, LegacyRepository } from '../repository/rclone-crypt.js';
 import type { SourceStage } from '../stage.js';
 import { chooseToRead, type ChosenBackup } from './chosen-backup.js';
+import { excludingTables } from './exclude-tables.js';
 import { readGlobals } from './globals.js';
 import { summarize, type RunSummary } from './summary.js';
 
@@ -63,6 +64,10 @@ export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promi
     if (opts.globals) {
       throw new CopycatError('OPTION_INVALID', '--globals restores a repository\'s backup (s3://… or file:DIR): a plain stream holds no globals');
     }
+    if (opts.into.only?.excludeTables?.length) {
+      throw new CopycatError('OPTION_INVALID', '--exclude-table reads the backup\'s table of contents first, which a stream read once cannot give: ' +
+        'restore from a repository, or export the dump and run pg_restore --list / --use-list on it');
+    }
     const { chain, stream } = opts.from;
     if (!chain.key && !chain.identities?.length && chain.compression === 'none') {
       // Nothing in such a stream can tell a damaged byte from a good one: say so rather than imply it was checked.
@@ -75,13 +80,24 @@ export async function restore(opts: RestoreOptions, run: RunOptions = {}): Promi
   // The secrets are checked before the data object is even named.
   const chosen = await chooseToRead(opts.from.repository, opts.from.backupId, opts, run.signal);
   if (chosen.dumpFormat !== 'custom' && chosen.dumpFormat !== 'unknown') refuseUnsupported(opts.into, chosen.dumpFormat);
+  // Before the globals: a table the backup lacks is refused before anything is applied.
+  const excluding = await excludingTables(chosen, opts.into, run);
+  try {
+    return await restoreFromRepository(opts, opts.from.repository, chosen, excluding.into, run);
+  } finally {
+    await excluding.done();
+  }
+}
+
+async function restoreFromRepository(opts: RestoreOptions, repository: Repository | LegacyRepository, chosen: ChosenBackup, into: RestoreInto,
+  run: RunOptions): Promise<RestoreResult> {
   if (opts.globals) {
     if (!chosen.entry) throw new CopycatError('GLOBALS_MISSING', `${chosen.id} is a legacy backup: it holds no roles or tablespaces — restore it without --globals`);
-    const sql = await readGlobals(opts.from.repository as Repository, chosen.entry, opts, run);
-    const { applied, existingRoles } = await applyGlobals(sql, opts.into, run.log ?? silentLogger, run.signal);
+    const sql = await readGlobals(repository as Repository, chosen.entry, opts, run);
+    const { applied, existingRoles } = await applyGlobals(sql, into, run.log ?? silentLogger, run.signal);
     run.log?.log('info', 'restore.globals', { statements: applied, existing_roles: existingRoles.length });
   }
-  const { stats, digests } = await restoreChosen(chosen, opts.into, run);
+  const { stats, digests } = await restoreChosen(chosen, into, run);
   return { entry: chosen.entry, manifest: chosen.manifest, legacy: chosen.legacy, digests, stats, summary: summarize(stats, 'restore') };
 }
 

@@ -24,6 +24,11 @@ export interface RestoreSelection {
   readonly tables?: readonly string[];
   readonly schemas?: readonly string[];
   readonly excludeSchemas?: readonly string[];
+  /**
+   * Tables left out with everything that depends on them (pg_restore has no such option: a restore from a repository
+   * turns it into a `useList` of the backup's table of contents).
+   */
+  readonly excludeTables?: readonly string[];
   /** A table-of-contents file (`pg_restore --list` output, edited): restore only its uncommented entries, in its order. */
   readonly useList?: string;
 }

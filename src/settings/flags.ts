@@ -96,6 +96,7 @@ export interface RestoreFlags extends ChainFlags, IdentityFlags, S3ConnectionFla
   table?: string[];
   schema?: string[];
   excludeSchema?: string[];
+  excludeTable?: string[];
   useList?: string;
   from: string;
   backup?: string;

@@ -13,7 +13,8 @@ export interface TocTableData {
 }
 
 export type TableOfContents =
-  | { readonly format: 'custom'; readonly tableData: readonly TocTableData[]; readonly entries: number }
+  /** `listing`: pg_restore's own `--list --verbose` output, dependencies included (an edited copy is a --use-list file). */
+  | { readonly format: 'custom'; readonly tableData: readonly TocTableData[]; readonly entries: number; readonly listing: string }
   | { readonly format: 'plain' };
 
 /**
@@ -80,7 +81,7 @@ class TocWriter extends Writable {
     const archive = customArchiveVersion(head);
     const pgRestore = await choosePgProgram('pg_restore', this.programs, archive && pgRestoreNeed(archive), this.log);
     if (this.destroyed) throw new CopycatError('ABORTED', 'the table of contents read was stopped');
-    const child = (this.child = spawn(pgRestore.command, ['--list'], { env: childEnvironment(this.env), stdio: ['pipe', 'pipe', 'pipe'] }));
+    const child = (this.child = spawn(pgRestore.command, ['--list', '--verbose'], { env: childEnvironment(this.env), stdio: ['pipe', 'pipe', 'pipe'] }));
     let out = '';
     let err = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -129,5 +130,5 @@ export function parseToc(listing: string): TableOfContents {
     const m = /^\d+; \d+ \d+ TABLE DATA (.*)$/.exec(line);
     if (m) tableData.push({ rest: m[1]! });
   }
-  return { format: 'custom', tableData, entries };
+  return { format: 'custom', tableData, entries, listing };
 }

@@ -11,7 +11,8 @@ import { chooseToRead } from '../chosen-backup.js';
 import { scrub, userChecks } from './checks.js';
 import { checkGlobals } from './globals.js';
 import { failureLines, ms, type VerifyCheck, type VerifyReport } from './report.js';
-import { readTableOfContents, restore } from './restore.js';
+import { readTableOfContents } from '../table-of-contents.js';
+import { restore } from './restore.js';
 import { checkScratchName, createScratch, dropScratch, scratchDatabaseName } from './scratch.js';
 import { checkTables } from './tables.js';
 

@@ -1,43 +1,16 @@
 import { CopycatError, describeError } from '../../errors.js';
 import type { Manifest } from '../../formats/manifest.js';
 import type { PgProgramSearch } from '../../pg/programs.js';
-import { pipeline, type RunOptions, type RunStats } from '../../pipeline.js';
-import { tableOfContentsSink, type TableOfContents } from '../../sinks/table-of-contents.js';
+import type { RunOptions, RunStats } from '../../pipeline.js';
 import type { ChosenBackup } from '../chosen-backup.js';
 import { restoreChosen } from '../restore.js';
+import { definedOnly } from '../table-of-contents.js';
 import { ms, type VerifyCheck } from './report.js';
 
 /** Error codes of a backup that is damaged or does not decrypt: the integrity check failed, not the restore. */
 const INTEGRITY_CODES = /^(DIGEST_MISMATCH|CHUNK_|HEADER_|FRAME_|TRUNCATED|TRAILING|DECOMPRESS_|NOT_ENCRYPTED)/;
 
-/** The reason the download is stopped once pg_restore --list has the table of contents: not a failure. */
-class TableOfContentsRead extends Error {
-  override readonly name = 'TableOfContentsRead';
-}
-
-/** Streams the backup's head through decryption and decompression into pg_restore --list, then stops the download. */
-export async function readTableOfContents(backup: ChosenBackup, server: VerifyServer, programs: PgProgramSearch | undefined, run: RunOptions): Promise<TableOfContents> {
-  const stop = new AbortController();
-  const signal = run.signal ? AbortSignal.any([run.signal, stop.signal]) : stop.signal;
-  let toc: TableOfContents | undefined;
-  const sink = tableOfContentsSink((found) => {
-    toc = found;
-    stop.abort(new TableOfContentsRead('table of contents read'));
-  }, definedOnly(server), programs);
-  try {
-    await pipeline(backup.stored()).through(...backup.transforms().stages).to(sink).run({ signal, log: run.log });
-  } catch (err) {
-    if (!toc) throw err;
-  }
-  if (!toc) throw new CopycatError('TOC_UNREADABLE', 'pg_restore --list read no table of contents');
-  return toc;
-}
-
 type VerifyServer = Record<string, string | undefined>;
-
-function definedOnly(env: VerifyServer): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-}
 
 /** The restore operation into the scratch database; its digests and decryption are the integrity checks. Undefined on failure. */
 export async function restore(backup: ChosenBackup, dumpFormat: Manifest['dumpFormat'], server: VerifyServer, programs: PgProgramSearch | undefined, scratch: string,

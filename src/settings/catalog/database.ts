@@ -95,6 +95,15 @@ export const EXCLUDE_SCHEMA: Setting<string[]> = {
   repeatable: true,
 };
 
+export const EXCLUDE_TABLE: Setting<string[]> = {
+  holds: 'do not restore this table (table, or schema.table) nor anything that depends on it (its data, indexes, ' +
+    'constraints, triggers, views over it, foreign keys into it); read from the backup\'s table of contents, custom ' +
+    'format from a repository only; repeatable',
+  commands: ['restore'],
+  flag: '--exclude-table <name>',
+  repeatable: true,
+};
+
 export const USE_LIST: Setting<string> = {
   holds: 'restore only the entries of this table of contents (pg_restore --list output, edited; custom format only)',
   commands: ['restore'],
