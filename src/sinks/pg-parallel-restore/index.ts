@@ -32,7 +32,7 @@ export function pgParallelRestore(opts: PgParallelRestoreOptions): SinkStage & {
   return {
     name: 'pg_parallel_restore',
     create(ctx: StageContext) {
-      report = { copyConnections: 0, tables: 0, rows: 0, bytes: 0, sequences: 0, largeObjects: 0, verified: false };
+      report = { copyConnections: 0, tables: 0, rows: 0, bytes: 0, sequences: 0, largeObjects: 0, builtWithData: 0, verified: false };
       return new ParallelRestoreWriter({
         env: libpqEnv(opts.env),
         childEnv: opts.env,
