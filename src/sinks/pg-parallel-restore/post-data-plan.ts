@@ -23,8 +23,8 @@ interface TocEntry {
 
 const TOC_LINE = /^\d+; (\d+ \d+) (.+)$/;
 const SCRIPT_END = '-- PostgreSQL database dump complete';
-/** Settings pg_restore's script sets between entries, only when they change (default_tablespace, …). */
-const SETTING = /^SET [a-z_]+ = .*;$/;
+/** Settings pg_restore's script sets before an entry, only when they change from the entry before. */
+const SETTING = /^SET (default_tablespace|default_table_access_method|search_path) = .*;$/;
 
 /**
  * Splits a version-2 container's post-data archive (already in `archive`) by table: the entries the header lists under

@@ -69,6 +69,8 @@ interface TableState {
 /** By sectionOf's numbers, which place the post-data archive at 3 (version 2) or 6 (version 1). */
 const SECTION_NAMES = ['header', 'pre-data archive', 'sequences', 'post-data archive', 'table data', 'large objects', 'post-data archive', 'trailer'];
 
+const BUILD_LOCK_TIMEOUT = '5min';
+
 const invalid = (message: string) => new CopycatError('FRAME_INVALID', `the parallel dump is damaged: ${message}`);
 
 /**
@@ -381,7 +383,9 @@ export class ParallelRestoreWriter extends Writable {
     const sql = this.postPlan?.byTable.get(t.def.id);
     if (!sql) return;
     try {
-      await client.query(sql);
+      // Waiting for a lock another of our connections holds would wait for a commit that waits for this: a timeout
+      // turns such a case (none is known: the backup lists only what touches this table alone) into an error.
+      await client.query(`SET lock_timeout = '${BUILD_LOCK_TIMEOUT}'; ${sql}; SET lock_timeout = 0`);
       this.report.builtWithData++;
     } catch (err) {
       throw new CopycatError('POST_DATA_FAILED', `building the indexes and constraints of ${qualifiedName(t.def)} failed: ${(err as Error).message} — ` +

@@ -23,14 +23,15 @@ const USER_RELATION = `
                   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
 // A table's own post-data objects, named by catalog ids as pg_dump's table of contents names them: what a restore can
-// build in the table's COPY transaction, since nothing in it reads another table. Foreign keys are left out (they
-// read the referenced table); indexes backing a constraint are listed too but never appear in the archive as such.
-const POST_DATA_OBJECTS = `ARRAY(
+// build in the table's COPY transaction, since nothing in it touches another table. Left out: foreign keys (they read
+// the referenced table) and everything of a table with inheritance children (a CHECK … NOT VALID on it recurses into
+// theirs, locked by other COPY transactions). Indexes backing a constraint are listed too but are no archive entry.
+const POST_DATA_OBJECTS = `CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = c.oid) THEN ARRAY[]::text[] ELSE ARRAY(
     SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid || ' ' || i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
     UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::oid || ' ' || k.oid FROM pg_catalog.pg_constraint k
       WHERE k.conrelid = c.oid AND k.contype <> 'f'
     UNION ALL SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass::oid || ' ' || g.oid FROM pg_catalog.pg_trigger g
-      WHERE g.tgrelid = c.oid AND NOT g.tgisinternal)`;
+      WHERE g.tgrelid = c.oid AND NOT g.tgisinternal) END`;
 
 export async function readCatalog(client: pg.Client): Promise<Catalog> {
   const [facts] = (await client.query<{ version: string; num: string; encoding: string; los: string }>(`
