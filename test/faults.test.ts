@@ -263,6 +263,12 @@ async function copying(database: string): Promise<boolean> {
   return Number(rows[0]!.n) > 0;
 }
 
+/** A restore builds an index in the database: in a parallel restore, in a table's COPY transaction, before any commit. */
+async function buildingIndex(database: string): Promise<boolean> {
+  const rows = await pg.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_stat_progress_create_index WHERE datname = '${database}'`);
+  return Number(rows[0]!.n) > 0;
+}
+
 async function completeBackups(bucket: string, prefix: string): Promise<BackupEntry[]> {
   return (await listBackups(s3Repository({ client: s3.client, bucket: bucket, prefix: prefix }))).filter((e) => e.status === 'complete');
 }
@@ -555,15 +561,21 @@ describe('c. kill points', () => {
     });
   }
 
-  for (const v of KILL_VARIANTS) {
+  // Where a restore is stopped: deep in its data; and, in a parallel container (version 2), while a table's indexes
+  // are built in its COPY transaction.
+  const KILL_POINTS = [
+    { id: '', title: 'during', what: 'copying rows', when: copying, formats: ['custom', 'plain', 'parallel'] },
+    { id: '_index', title: 'while building a table\'s indexes in', what: 'building an index', when: buildingIndex, formats: ['parallel'] },
+  ];
+  for (const v of KILL_VARIANTS) for (const point of KILL_POINTS.filter((p) => p.formats.includes(v.format))) {
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-      test(`c. ${signal} during a ${v.name} restore: the target is left ${v.format === 'parallel' ? 'without data' : 'empty'}${signal === 'SIGTERM' ? ', exit ≠ 0 within 15 s' : ''}`, { timeout: 200_000 }, async (t) => {
-        const target = await freshDatabase(`c_${v.name}_${signal}`);
+      test(`c. ${signal} ${point.title} a ${v.name} restore: the target is left ${v.format === 'parallel' ? 'without data' : 'empty'}${signal === 'SIGTERM' ? ', exit ≠ 0 within 15 s' : ''}`, { timeout: 200_000 }, async (t) => {
+        const target = await freshDatabase(`c_${v.name}${point.id}_${signal}`);
         const r = await cli(['restore', '--from', `file:${files.get(v.name)!}`, '--to-database', target, ...restoreChain(v.encrypt),
           ...(v.format === 'parallel' ? ['--jobs', '2'] : [])],
-        { env: pg.env, boundMs: 180_000, signal, killWhen: () => copying(target) });
+        { env: pg.env, boundMs: 180_000, signal, killWhen: () => point.when(target) });
         t.diagnostic(outcome(r));
-        assert.ok(r.signalled, `the signal came while the restore was copying rows: ${describeRun(r)}`);
+        assert.ok(r.signalled, `the signal came while the restore was ${point.what}: ${describeRun(r)}`);
         // After SIGKILL, pg_restore/psql see EOF on stdin and finish on their own: wait for them.
         const orphans: number[] = [];
         for (const pid of r.children) {

@@ -10,8 +10,9 @@ export interface PgParallelRestoreOptions extends RestoreTarget {
   /** Create the dumped database first (connect to `database`, usually `postgres`), like pg_restore --create. */
   readonly create?: boolean;
   /**
-   * `pg_restore -j` for the post-data archive (indexes, constraints, triggers, materialized view refreshes);
-   * default: the dump's jobs. Table data is always loaded over as many connections as the dump interleaved tables.
+   * `pg_restore -j` for the post-data entries built after the commit (foreign keys, materialized view refreshes; in
+   * a version-1 container, all of them); default: the dump's jobs. Table data is always loaded over as many
+   * connections as the dump interleaved tables.
    */
   readonly jobs?: number;
   /** Where the schema-only post-data archive is kept while pg_restore -j reads it; default os.tmpdir(). */
@@ -20,7 +21,8 @@ export interface PgParallelRestoreOptions extends RestoreTarget {
 
 /**
  * Restores a parallel container (from pgParallel) as it streams in: pre-data, then every table's COPY data over
- * parallel connections with its row count checked, then large objects, then the post-data section with pg_restore -j.
+ * parallel connections with its row count checked, followed on the same connection by the table's own indexes and
+ * constraints (container version 2), then large objects, then the rest of the post-data section with pg_restore -j.
  * Unlike the single pg_restore of a custom archive this is not one transaction: the table data commits only after the
  * whole stream was read and checked, but a failure after that (or in the pre-data) leaves a partly restored database.
  */
