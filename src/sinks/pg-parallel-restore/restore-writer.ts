@@ -234,7 +234,10 @@ export class ParallelRestoreWriter extends Writable {
     if (section === 1) await endAndWait(this.preData!);
     if (section === this.postSection) {
       await endAndWait(this.post!.file);
-      if (this.version >= 2) this.postPlan = await planPostData(this.post!.path, this.post!.dir, this.header!.tables, (args) => this.restoreOutput(args));
+      if (this.version >= 2) {
+        this.postPlan = await planPostData(this.post!.path, this.post!.dir, this.header!.tables, (args) => this.restoreOutput(args));
+        this.plan.log.log('debug', 'parallel.restore.post-data', { tablesBuiltWithData: this.postPlan.byTable.size, restAfterCommit: Boolean(this.postPlan.rest) });
+      }
     }
     if (section >= 0) this.plan.log.log('debug', 'parallel.restore.section', { done: SECTION_NAMES[section] });
   }
