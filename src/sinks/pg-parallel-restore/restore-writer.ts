@@ -260,7 +260,8 @@ export class ParallelRestoreWriter extends Writable {
     const child = new ChildOutput({
       name: 'pg_restore',
       command: this.pgRestore!.command,
-      args: ['--no-owner', '--no-privileges', ...this.plan.args, ...args],
+      // Its SQL runs inside our transactions: a script with its own BEGIN and COMMIT would commit one early.
+      args: ['--no-owner', '--no-privileges', ...this.plan.args.filter((a) => a !== '--single-transaction' && a !== '-1'), ...args],
       env: this.plan.childEnv,
     });
     this.children.add(child);
