@@ -40,7 +40,7 @@ export async function planPostData(archive: string, dir: string, tables: readonl
     return m ? [{ line, catalogId: m[1]!, described: m[2]! }] : [];
   });
   const own = entries.filter((e) => owner.has(e.catalogId));
-  let byTable = new Map<number, string>();
+  const byTable = new Map<number, string>();
   let rest = entries.filter((e) => !owner.has(e.catalogId));
   if (own.length) {
     const list = join(dir, 'tables.list');
@@ -52,7 +52,6 @@ export async function planPostData(archive: string, dir: string, tables: readonl
         byTable.set(id, (byTable.get(id) ?? '') + pieces[i]);
       });
     } else {
-      byTable = new Map();
       rest = entries;
     }
   }
