@@ -17,6 +17,7 @@ import { CLI } from './helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { digestDatabase, seedVariedDatabase, type DatabaseDigest } from './helpers/fixtures.js';
 import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
+import pgDriver from 'pg';
 import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
 
 let pg: PgCluster;
@@ -261,6 +262,36 @@ async function copying(database: string): Promise<boolean> {
   const rows = await pg.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_stat_progress_copy
     WHERE datname = '${database}' AND tuples_processed > 20000`);
   return Number(rows[0]!.n) > 0;
+}
+
+/**
+ * Holds ACCESS SHARE on `table` from the moment the restore's schema creates it: its COPY (ROW EXCLUSIVE) goes
+ * through, but its primary key (`ALTER TABLE … ADD CONSTRAINT`, ACCESS EXCLUSIVE) waits in the table's COPY
+ * transaction until `release`. `when` holds once the restore waits there: a kill point inside the build phase, long
+ * before any commit, whatever the machine's load.
+ */
+function holdTable(database: string, table: string): { when: () => Promise<boolean>; release: () => Promise<void> } {
+  let holder: pgDriver.Client | undefined;
+  return {
+    async when() {
+      if (!holder) {
+        const client = new pgDriver.Client({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database });
+        await client.connect();
+        try {
+          await client.query(`BEGIN; LOCK TABLE ${table} IN ACCESS SHARE MODE`);
+        } catch {
+          await client.end(); // not created yet
+          return false;
+        }
+        holder = client;
+      }
+      const [row] = (await holder.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_locks WHERE relation = '${table}'::regclass AND NOT granted`)).rows;
+      return row!.n !== '0';
+    },
+    release: async () => {
+      await holder?.end();
+    },
+  };
 }
 
 async function completeBackups(bucket: string, prefix: string): Promise<BackupEntry[]> {
@@ -555,15 +586,24 @@ describe('c. kill points', () => {
     });
   }
 
-  for (const v of KILL_VARIANTS) {
+  // Where a restore is stopped: deep in its data; and, in a parallel container (version 2), while a table's primary
+  // key is being added in its COPY transaction.
+  const KILL_POINTS = [
+    { id: '', title: 'during', what: 'copying rows', arm: (target: string) => ({ when: () => copying(target), release: async () => {} }),
+      formats: ['custom', 'plain', 'parallel'] },
+    { id: '_index', title: 'while building a table\'s primary key in', what: 'adding bulk\'s primary key', arm: (target: string) => holdTable(target, 'public.bulk'),
+      formats: ['parallel'] },
+  ];
+  for (const v of KILL_VARIANTS) for (const point of KILL_POINTS.filter((p) => p.formats.includes(v.format))) {
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-      test(`c. ${signal} during a ${v.name} restore: the target is left ${v.format === 'parallel' ? 'without data' : 'empty'}${signal === 'SIGTERM' ? ', exit ≠ 0 within 15 s' : ''}`, { timeout: 200_000 }, async (t) => {
-        const target = await freshDatabase(`c_${v.name}_${signal}`);
+      test(`c. ${signal} ${point.title} a ${v.name} restore: the target is left ${v.format === 'parallel' ? 'without data' : 'empty'}${signal === 'SIGTERM' ? ', exit ≠ 0 within 15 s' : ''}`, { timeout: 200_000 }, async (t) => {
+        const target = await freshDatabase(`c_${v.name}${point.id}_${signal}`);
+        const killPoint = point.arm(target);
         const r = await cli(['restore', '--from', `file:${files.get(v.name)!}`, '--to-database', target, ...restoreChain(v.encrypt),
           ...(v.format === 'parallel' ? ['--jobs', '2'] : [])],
-        { env: pg.env, boundMs: 180_000, signal, killWhen: () => copying(target) });
+        { env: pg.env, boundMs: 180_000, signal, killWhen: killPoint.when }).finally(killPoint.release);
         t.diagnostic(outcome(r));
-        assert.ok(r.signalled, `the signal came while the restore was copying rows: ${describeRun(r)}`);
+        assert.ok(r.signalled, `the signal came while the restore was ${point.what}: ${describeRun(r)}`);
         // After SIGKILL, pg_restore/psql see EOF on stdin and finish on their own: wait for them.
         const orphans: number[] = [];
         for (const pid of r.children) {

@@ -15,7 +15,7 @@ import { pgParallelRestore } from '../src/sinks/pg-parallel-restore/index.js';
 import { sniffArchiveFormat } from '../src/formats/archive.js';
 import { fileSource } from '../src/sources/file.js';
 import { FrameReader, PARALLEL_MAGIC, pgParallel, type ContainerHeader } from '../src/sources/pg-parallel/index.js';
-import { FrameType, frameHeader, preamble } from '../src/formats/parallel-container.js';
+import { FrameType, frameHeader, preamble, sectionOf } from '../src/formats/parallel-container.js';
 import { runCli } from './helpers/cli.js';
 import { digestDatabase, seedVariedDatabase, type DatabaseDigest } from './helpers/fixtures.js';
 import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
@@ -170,7 +170,9 @@ test('library: parallel dump with a concurrent writer → zstd → encrypt → f
   const restored = restore.stages.at(-1)!.info!;
   assert.equal(restored.program, 'pg_parallel_restore');
   assert.equal(restored.verified, true);
-  assert.equal(restored.copyConnections, 3, 'as many COPY connections as the dump interleaved tables');
+  // As many COPY connections as the dump interleaved tables, and as many more while tables' indexes are built.
+  assert.ok(Number(restored.copyConnections) >= 3 && Number(restored.copyConnections) <= 6, `${restored.copyConnections} connections`);
+  assert.ok(Number(restored.builtWithData) >= 3, `${restored.builtWithData} tables' indexes were built in their COPY transaction`);
   assert.equal(restored.rows, info.rows);
 
   assert.deepEqual(await digestDatabase(cluster, 'restored_lib'), before_);
@@ -204,7 +206,7 @@ test('a truncated container fails the restore before any table data commits', as
   const whole = readFileSync(path);
   assert.ok(whole.subarray(0, 8).equals(PARALLEL_MAGIC));
   assert.equal(sniffArchiveFormat(whole.subarray(0, 8)), 'parallel');
-  // Cut inside the table data: after the pre-data archive, before the post-data one.
+  // Cut inside the table data.
   const header = readHeader(whole);
   const cutAt = Math.floor(whole.length * 0.6);
   writeFileSync(join(dir, 'cut.container'), whole.subarray(0, cutAt));
@@ -305,7 +307,7 @@ test('failures stop everything: a failing sink ends every dump connection; a fai
 test('container reader: wrong magic, newer version and unknown frame types are refused with their own errors', () => {
   const read = (bytes: Buffer) => () => [...new FrameReader().feed(bytes)];
   assert.throws(read(Buffer.from('PGDMP\x01\x0e\x00\x00')), { code: 'NOT_PARALLEL' });
-  assert.throws(read(Buffer.concat([PARALLEL_MAGIC, Buffer.from([2])])), { code: 'FORMAT_VERSION' });
+  assert.throws(read(Buffer.concat([PARALLEL_MAGIC, Buffer.from([3])])), { code: 'FORMAT_VERSION' });
   assert.throws(read(Buffer.concat([preamble(), frameHeader(0x7f as FrameType, 0, 0)])), { code: 'FRAME_INVALID' });
   // A frame split across any chunk boundary reads the same.
   const payload = Buffer.from('{"a":1}');
@@ -314,6 +316,100 @@ test('container reader: wrong magic, newer version and unknown frame types are r
   const pieces = [...whole].flatMap((byte) => [...reader.feed(Buffer.from([byte]))]);
   assert.equal(Buffer.concat(pieces.map((p) => p.data)).toString(), '{"a":1}');
   assert.ok(pieces[0]!.first && pieces.at(-1)!.last && reader.atFrameBoundary);
+});
+
+/** A container's frames, whole. */
+function frames(container: Buffer): { type: FrameType; stream: number; payload: Buffer }[] {
+  const out: { type: FrameType; stream: number; payload: Buffer }[] = [];
+  let parts: Buffer[] = [];
+  for (const piece of new FrameReader().feed(container)) {
+    parts.push(piece.data);
+    if (!piece.last) continue;
+    out.push({ type: piece.type, stream: piece.stream, payload: Buffer.concat(parts) });
+    parts = [];
+  }
+  return out;
+}
+
+/**
+ * The version-1 container of the same dump, as copycat-db wrote it before version 2: the post-data archive after the
+ * large objects, and no table's post-data objects in the header.
+ */
+function asVersion1(container: Buffer): Buffer {
+  const all = frames(container);
+  // Version 2's sections, with the post-data archive moved to version 1's place (6, before the trailer's 7).
+  const order = (type: FrameType) => (type === FrameType.PostData ? 6 : sectionOf(type, 2));
+  const v1 = all.map((f, i) => ({ f, i })).sort((a, b) => order(a.f.type) - order(b.f.type) || a.i - b.i).map(({ f }) => {
+    if (f.type !== FrameType.Header) return f;
+    const header = JSON.parse(f.payload.toString('utf8')) as ContainerHeader;
+    const payload = Buffer.from(JSON.stringify({ ...header, formatVersion: 1, tables: header.tables.map(({ postData: _, ...t }) => t) }));
+    return { ...f, payload };
+  });
+  return Buffer.concat([PARALLEL_MAGIC, Buffer.from([1]), ...v1.flatMap((f) => [frameHeader(f.type, f.stream, f.payload.length), f.payload])]);
+}
+
+test('container version 2: each table\'s indexes and constraints are built in its COPY transaction; a version-1 container still restores', async () => {
+  await cluster.createDatabase('indexed');
+  // guard() fails an index build where copycat.refuse is on: a fault in the new phase, on demand.
+  await cluster.query(`
+    CREATE FUNCTION public.guard(int) RETURNS int IMMUTABLE LANGUAGE plpgsql
+      AS $$ BEGIN IF current_setting('copycat.refuse', true) = 'on' THEN RAISE EXCEPTION 'index build refused'; END IF; RETURN $1; END $$;
+    CREATE TABLE parent (id int PRIMARY KEY, code text UNIQUE, qty int CHECK (qty > 0));
+    ALTER TABLE parent ADD CONSTRAINT qty_small CHECK (qty < 1000000) NOT VALID;
+    CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent (id), n int,
+      EXCLUDE USING btree (n WITH =));
+    CREATE INDEX child_parent ON child (parent_id);
+    CREATE INDEX child_guard ON child (public.guard(n));
+    CREATE TABLE lonely (id int PRIMARY KEY);
+    -- A NOT VALID check recurses into inheritance children, which other connections load: built after the commit.
+    CREATE TABLE base (id int, qty int);
+    CREATE TABLE derived (note text) INHERITS (base);
+    ALTER TABLE base ADD CONSTRAINT base_qty CHECK (qty > 0) NOT VALID;
+    INSERT INTO base SELECT g, g FROM generate_series(1, 100) g;
+    INSERT INTO derived SELECT g, g, 'd' FROM generate_series(1, 100) g;
+    INSERT INTO parent SELECT g, 'c' || g, g FROM generate_series(1, 20000) g;
+    INSERT INTO child SELECT g, 1 + g % 20000, g FROM generate_series(1, 30000) g;`, 'indexed');
+  const source = await digestDatabase(cluster, 'indexed');
+  const path = join(dir, 'indexed.container');
+  await pipeline(pgParallel({ database: 'indexed', env: cluster.env, jobs: 2 })).to(fileSink(path)).run();
+  const container = readFileSync(path);
+  const header = readHeader(container);
+  assert.equal(container[PARALLEL_MAGIC.length], 2);
+  assert.equal(header.formatVersion, 2);
+  assert.deepEqual(header.tables.filter((t) => !t.postData!.length).map((t) => t.name), ['base'], 'every table but base lists its own post-data objects');
+  const types = frames(container).map((f) => f.type);
+  assert.ok(types.indexOf(FrameType.PostData) < types.indexOf(FrameType.TableData), 'the post-data archive comes before the table data');
+
+  const constraints = (db: string) => cluster.query<{ c: string }>(`SELECT conrelid::regclass || ' ' || contype::text || ' ' || conname || ' ' || convalidated AS c
+    FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1`, db);
+  const restoreInto = async (db: string, file: string) => {
+    const sink = pgParallelRestore({ database: db, env: cluster.env });
+    await pipeline(fileSource(file)).to(sink).run();
+    return sink.report()!;
+  };
+  await cluster.createDatabase('indexed_v2');
+  const report = await restoreInto('indexed_v2', path);
+  assert.equal(report.builtWithData, 3, 'parent, child and (with no data, in the first connection) lonely');
+  assert.deepEqual(await digestDatabase(cluster, 'indexed_v2'), source);
+  assert.deepEqual(await constraints('indexed_v2'), await constraints('indexed'));
+  assert.equal((await constraints('indexed')).length, 10);
+
+  writeFileSync(join(dir, 'indexed-v1.container'), asVersion1(container));
+  await cluster.createDatabase('indexed_v1');
+  const v1 = await restoreInto('indexed_v1', join(dir, 'indexed-v1.container'));
+  assert.equal(v1.builtWithData, 0, 'a version-1 container builds everything after the commit');
+  assert.deepEqual(await digestDatabase(cluster, 'indexed_v1'), source);
+
+  // An index build that fails in a table's transaction: no table keeps a row, not even one whose own build succeeded.
+  await cluster.createDatabase('indexed_refused');
+  await cluster.query(`ALTER DATABASE indexed_refused SET copycat.refuse = 'on'`);
+  await assert.rejects(restoreInto('indexed_refused', path),
+    (err: Error & { code?: string }) => err.code === 'POST_DATA_FAILED' && /"public"\."child" failed: index build refused — nothing was committed/.test(err.message));
+  for (const table of ['parent', 'child', 'lonely', 'base', 'derived']) {
+    assert.deepEqual(await cluster.query(`SELECT count(*)::int AS n FROM ${table}`, 'indexed_refused'), [{ n: 0 }], table);
+  }
+  assert.deepEqual(await cluster.query(`SELECT indexrelid::regclass::text AS i FROM pg_index WHERE indrelid = 'public.parent'::regclass`, 'indexed_refused'), [],
+    'the indexes built before the failure were rolled back with the data');
 });
 
 function readHeader(container: Buffer): ContainerHeader {

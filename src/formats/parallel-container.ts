@@ -8,7 +8,10 @@ import { CopycatError } from '../errors.js';
 
 /** ASCII `CCDBPARL`: distinct from pg_dump's `PGDMP` and from the encrypted stream's `CCDBAEAD`. */
 export const PARALLEL_MAGIC = Buffer.from('CCDBPARL', 'ascii');
-export const PARALLEL_FORMAT_VERSION = 1;
+/** The version writers produce. */
+export const PARALLEL_FORMAT_VERSION = 2;
+/** Version 1 (post-data after the table data, no per-table post-data objects) is still read, for existing backups. */
+export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
 /** Magic plus the version byte. */
 export const PREAMBLE_LENGTH = PARALLEL_MAGIC.length + 1;
 /** type (1) + stream id (4) + payload length (4). */
@@ -37,17 +40,21 @@ export enum FrameType {
   Trailer = 0x08,
 }
 
-/** Sections in the order they must appear; a reader rejects a frame whose section is earlier than the last one's. */
-export function sectionOf(type: FrameType): number {
+/**
+ * Sections in the order they must appear; a reader rejects a frame whose section is earlier than the last one's.
+ * Version 2 moved the post-data archive before the table data, so that a restore can build each table's indexes as
+ * soon as its data is in.
+ */
+export function sectionOf(type: FrameType, version: number): number {
   switch (type) {
     case FrameType.Header: return 0;
     case FrameType.PreData: return 1;
     case FrameType.Sequences: return 2;
+    case FrameType.PostData: return version === 1 ? 6 : 3;
     case FrameType.TableData:
-    case FrameType.TableEnd: return 3;
-    case FrameType.LargeObjects: return 4;
-    case FrameType.PostData: return 5;
-    case FrameType.Trailer: return 6;
+    case FrameType.TableEnd: return 4;
+    case FrameType.LargeObjects: return 5;
+    case FrameType.Trailer: return 7;
   }
 }
 
@@ -63,10 +70,15 @@ export interface ContainerTable {
   readonly columns: readonly string[];
   /** pg_table_size at dump time: the order tables were started in (largest first). */
   readonly estimatedBytes: number;
+  /**
+   * Version 2: the post-data objects that belong to this table alone (its indexes, its constraints other than foreign
+   * keys, its triggers), as `pg_restore --list` names their catalog ids: `"<classid> <objid>"`, e.g. `"1259 16393"`.
+   */
+  readonly postData?: readonly string[];
 }
 
 export interface ContainerHeader {
-  readonly formatVersion: typeof PARALLEL_FORMAT_VERSION;
+  readonly formatVersion: number;
   readonly tool: string;
   readonly createdAt: string;
   readonly database: string;
@@ -140,6 +152,8 @@ export class FrameReader {
   private readonly head = Buffer.alloc(Math.max(PREAMBLE_LENGTH, FRAME_HEADER_LENGTH));
   private headFill = 0;
   private frame?: { type: FrameType; stream: number; length: number; remaining: number; started: boolean };
+  /** The container version from the preamble, once it was read. */
+  version?: number;
   /** Total bytes fed, for error messages. */
   offset = 0;
 
@@ -202,10 +216,13 @@ export class FrameReader {
     if (!this.head.subarray(0, have).equals(PARALLEL_MAGIC.subarray(0, have))) {
       throw new CopycatError('NOT_PARALLEL', 'the stream is not a copycat-db parallel dump (no CCDBPARL magic)');
     }
-    if (this.preambleSeen === PREAMBLE_LENGTH && this.head[PARALLEL_MAGIC.length] !== PARALLEL_FORMAT_VERSION) {
-      throw new CopycatError('FORMAT_VERSION', `the parallel dump has container version ${this.head[PARALLEL_MAGIC.length]}; ` +
-        `this copycat-db reads version ${PARALLEL_FORMAT_VERSION} — restore it with a newer copycat-db`);
+    if (this.preambleSeen < PREAMBLE_LENGTH) return;
+    const version = this.head[PARALLEL_MAGIC.length]!;
+    if (!READABLE_FORMAT_VERSIONS.includes(version)) {
+      throw new CopycatError('FORMAT_VERSION', `the parallel dump has container version ${version}; ` +
+        `this copycat-db reads versions ${READABLE_FORMAT_VERSIONS.join(' and ')} — restore it with a newer copycat-db`);
     }
+    this.version = version;
   }
 
   private parseHeader(): { type: FrameType; stream: number; length: number; remaining: number; started: boolean } {

@@ -10,8 +10,9 @@ export interface PgParallelRestoreOptions extends RestoreTarget {
   /** Create the dumped database first (connect to `database`, usually `postgres`), like pg_restore --create. */
   readonly create?: boolean;
   /**
-   * `pg_restore -j` for the post-data archive (indexes, constraints, triggers, materialized view refreshes);
-   * default: the dump's jobs. Table data is always loaded over as many connections as the dump interleaved tables.
+   * `pg_restore -j` for the post-data entries built after the commit (foreign keys, materialized view refreshes; in
+   * a version-1 container, all of them); default: the dump's jobs. Table data is always loaded over as many
+   * connections as the dump interleaved tables.
    */
   readonly jobs?: number;
   /** Where the schema-only post-data archive is kept while pg_restore -j reads it; default os.tmpdir(). */
@@ -20,7 +21,8 @@ export interface PgParallelRestoreOptions extends RestoreTarget {
 
 /**
  * Restores a parallel container (from pgParallel) as it streams in: pre-data, then every table's COPY data over
- * parallel connections with its row count checked, then large objects, then the post-data section with pg_restore -j.
+ * parallel connections with its row count checked, followed on the same connection by the table's own indexes and
+ * constraints (container version 2), then large objects, then the rest of the post-data section with pg_restore -j.
  * Unlike the single pg_restore of a custom archive this is not one transaction: the table data commits only after the
  * whole stream was read and checked, but a failure after that (or in the pre-data) leaves a partly restored database.
  */
@@ -32,7 +34,7 @@ export function pgParallelRestore(opts: PgParallelRestoreOptions): SinkStage & {
   return {
     name: 'pg_parallel_restore',
     create(ctx: StageContext) {
-      report = { copyConnections: 0, tables: 0, rows: 0, bytes: 0, sequences: 0, largeObjects: 0, verified: false };
+      report = { copyConnections: 0, tables: 0, rows: 0, bytes: 0, sequences: 0, largeObjects: 0, builtWithData: 0, verified: false };
       return new ParallelRestoreWriter({
         env: libpqEnv(opts.env),
         childEnv: opts.env,

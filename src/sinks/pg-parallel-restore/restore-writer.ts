@@ -2,20 +2,21 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { CopycatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { ARCHIVE_HEAD_BYTES, customArchiveVersion } from '../../formats/archive.js';
-import { ChildInput, holdBackTail, type CommitGate } from '../../pg/child.js';
+import { ChildInput, ChildOutput, holdBackTail, type CommitGate } from '../../pg/child.js';
 import { pgClient } from '../../pg/client.js';
 import { choosePgProgram, pgRestoreNeed, type PgProgram, type PgProgramSearch } from '../../pg/programs.js';
 import { qualifiedName, quoteIdent } from '../../pg/quote.js';
 import { restoreSessionSql } from '../../pg/session.js';
+import { planPostData, type PostDataPlan } from './post-data-plan.js';
 import {
-  FrameReader, FrameType, PARALLEL_FORMAT_VERSION, isJsonFrame, sectionOf,
+  FrameReader, FrameType, isJsonFrame, sectionOf,
   type ContainerHeader, type ContainerTable, type FramePiece, type SequenceValue, type TableEnd, type Trailer,
 } from '../../formats/parallel-container.js';
 
@@ -43,6 +44,8 @@ export interface RestoreReport {
   bytes: number;
   sequences: number;
   largeObjects: number;
+  /** Tables whose own indexes, constraints and triggers were built in their COPY transaction (container version 2). */
+  builtWithData: number;
   /** Every table checked twice: the server's COPY row count against the dump's, the bytes received against the dump's. */
   verified: boolean;
   /** The version of the pg_restore that restores the schema. */
@@ -63,7 +66,10 @@ interface TableState {
   done?: Promise<void>;
 }
 
-const SECTION_NAMES = ['header', 'pre-data archive', 'sequences', 'table data', 'large objects', 'post-data archive', 'trailer'];
+/** By sectionOf's numbers, which place the post-data archive at 3 (version 2) or 6 (version 1). */
+const SECTION_NAMES = ['header', 'pre-data archive', 'sequences', 'post-data archive', 'table data', 'large objects', 'post-data archive', 'trailer'];
+
+const BUILD_LOCK_TIMEOUT = '5min';
 
 const invalid = (message: string) => new CopycatError('FRAME_INVALID', `the parallel dump is damaged: ${message}`);
 
@@ -71,8 +77,12 @@ const invalid = (message: string) => new CopycatError('FRAME_INVALID', `the para
  * Reads the container and restores it as it arrives: the pre-data archive streams into pg_restore; each table's
  * frames stream into a `COPY … FROM STDIN` on one of up to `header.jobs` connections (a write waits while that
  * COPY's buffer is full, which pauses the whole input: simple, and bounded); large objects stream into pg_restore.
- * The COPY transactions commit only in the final step, after every upstream stage ended cleanly, then the post-data
- * archive (a small schema-only file in a private temporary directory) goes to `pg_restore -j N`.
+ * In a version-2 container the post-data archive (a small schema-only file in a private temporary directory) comes
+ * before the data, and each table's own indexes, constraints and triggers are built on its connection, in its
+ * transaction, once its data is in; a connection building them does not count against `header.jobs`, so up to
+ * twice as many connections may be open. The COPY transactions commit only in the final step, after every upstream
+ * stage ended cleanly; then what remains of the post-data archive (all of it in version 1; foreign keys and what
+ * belongs to no single table in version 2) goes to `pg_restore -j N`.
  */
 export class ParallelRestoreWriter extends Writable {
   private readonly reader = new FrameReader();
@@ -87,11 +97,13 @@ export class ParallelRestoreWriter extends Writable {
   private preData?: ChildInput;
   private largeObjects?: ChildInput;
   private post?: { dir: string; path: string; file: WriteStream };
+  /** Version 2: which post-data entries each table's connection builds; the rest is restored after the commit. */
+  private postPlan?: PostDataPlan;
   private readonly lanes: Lane[] = [];
   private sequences?: SequenceValue[];
   private trailer?: Trailer;
   private readonly clients = new Set<pg.Client>();
-  private readonly children = new Set<Writable>();
+  private readonly children = new Set<Readable | Writable>();
   private tempDir?: string;
 
   constructor(private readonly plan: RestorePlan, private readonly report: RestoreReport) {
@@ -119,6 +131,18 @@ export class ParallelRestoreWriter extends Writable {
         clearTimeout(timer);
         callback(err);
       });
+  }
+
+  private get version(): number {
+    return this.reader.version!;
+  }
+
+  private get tableSection(): number {
+    return sectionOf(FrameType.TableData, this.version);
+  }
+
+  private get postSection(): number {
+    return sectionOf(FrameType.PostData, this.version);
   }
 
   private get dataDatabase(): string {
@@ -159,9 +183,9 @@ export class ParallelRestoreWriter extends Writable {
 
   /** Checks the frame's place in the section order and opens or closes whatever the section change needs. */
   private async enter(piece: FramePiece): Promise<void> {
-    const next = sectionOf(piece.type);
+    const next = sectionOf(piece.type, this.version);
     if (this.section === -1 && piece.type !== FrameType.Header) throw invalid('it does not start with a header frame');
-    if (next < this.section || (next === this.section && next !== 3 && isJsonFrame(piece.type))) {
+    if (next < this.section || (next === this.section && next !== this.tableSection && isJsonFrame(piece.type))) {
       throw invalid(`a ${SECTION_NAMES[next]} frame follows the ${SECTION_NAMES[this.section]}`);
     }
     const isTable = piece.type === FrameType.TableData || piece.type === FrameType.TableEnd;
@@ -171,8 +195,8 @@ export class ParallelRestoreWriter extends Writable {
     if (next > 1 && !this.preData) throw invalid('it has no pre-data archive');
     this.section = next;
     // Large objects are data: their pg_restore gets its last byte, and so commits, only once the trailer was checked.
-    if (next === 4) this.largeObjects = this.restoreProgram(['--single-transaction', `--dbname=${this.dataDatabase}`], undefined, holdBackTail(1));
-    if (next === 5) {
+    if (next === sectionOf(FrameType.LargeObjects, this.version)) this.largeObjects = this.restoreProgram(['--single-transaction', `--dbname=${this.dataDatabase}`], undefined, holdBackTail(1));
+    if (next === this.postSection) {
       this.tempDir = await mkdtemp(join(this.plan.tempDir ?? tmpdir(), 'copycat-postdata-'));
       if (this.destroyed) {
         await this.removeTemp(); // destroyed while the directory was being made: its cleanup has already run
@@ -208,7 +232,13 @@ export class ParallelRestoreWriter extends Writable {
   private async leave(section: number): Promise<void> {
     if (section === 1 && !this.preData) await this.startPreData(); // an archive shorter than its header: pg_restore says what is wrong
     if (section === 1) await endAndWait(this.preData!);
-    if (section === 5) await endAndWait(this.post!.file);
+    if (section === this.postSection) {
+      await endAndWait(this.post!.file);
+      if (this.version >= 2) {
+        this.postPlan = await planPostData(this.post!.path, this.post!.dir, this.header!.tables, (args) => this.restoreOutput(args));
+        this.plan.log.log('debug', 'parallel.restore.post-data', { tablesBuiltWithData: this.postPlan.byTable.size, restAfterCommit: Boolean(this.postPlan.rest) });
+      }
+    }
     if (section >= 0) this.plan.log.log('debug', 'parallel.restore.section', { done: SECTION_NAMES[section] });
   }
 
@@ -222,6 +252,26 @@ export class ParallelRestoreWriter extends Writable {
     this.children.add(child);
     child.on('error', (err) => this.destroy(err));
     return child;
+  }
+
+  /** A pg_restore run that only reads an archive and prints (its list, or its SQL script). */
+  private async restoreOutput(args: readonly string[]): Promise<string> {
+    if (this.destroyed) throw new CopycatError('ABORTED', 'the restore was stopped');
+    const child = new ChildOutput({
+      name: 'pg_restore',
+      command: this.pgRestore!.command,
+      // Its SQL runs inside our transactions: a script with its own BEGIN and COMMIT would commit one early.
+      args: ['--no-owner', '--no-privileges', ...this.plan.args.filter((a) => a !== '--single-transaction' && a !== '-1'), ...args],
+      env: this.plan.childEnv,
+    });
+    this.children.add(child);
+    try {
+      const out: Buffer[] = [];
+      for await (const chunk of child as AsyncIterable<Buffer>) out.push(chunk);
+      return Buffer.concat(out).toString('utf8');
+    } finally {
+      this.children.delete(child);
+    }
   }
 
   private async onJson(piece: FramePiece, value: unknown): Promise<void> {
@@ -239,8 +289,8 @@ export class ParallelRestoreWriter extends Writable {
   }
 
   private onHeader(header: ContainerHeader): void {
-    if (header?.formatVersion !== PARALLEL_FORMAT_VERSION) {
-      throw new CopycatError('FORMAT_VERSION', `the parallel dump's header has format version ${String(header?.formatVersion)}; this copycat-db reads ${PARALLEL_FORMAT_VERSION}`);
+    if (header?.formatVersion !== this.version) {
+      throw invalid(`its header says format version ${String(header?.formatVersion)}, its preamble ${this.version}`);
     }
     if (header.copyFormat !== 'text' || !Array.isArray(header.tables) || !Number.isInteger(header.jobs) || header.jobs < 1) {
       throw invalid('its header is not one this copycat-db understands');
@@ -274,6 +324,9 @@ export class ParallelRestoreWriter extends Writable {
   }
 
   private async startCopy(t: TableState): Promise<void> {
+    if (this.lanes.filter((l) => l.table && !l.table.end).length >= this.header!.jobs) {
+      throw invalid(`more than the ${this.header!.jobs} tables its header declares are open at once`);
+    }
     const lane = await this.acquireLane();
     lane.table = t;
     t.lane = lane;
@@ -286,13 +339,15 @@ export class ParallelRestoreWriter extends Writable {
 
   /**
    * A connection for a table that starts now. The writer never has more than `header.jobs` tables open at once, so
-   * if all are busy, one of them has ended and only waits for its server to finish.
+   * if all connections are busy, some have ended their table and only wait for their server to finish it (its COPY,
+   * and in version 2 its indexes: for those, up to `header.jobs` connections more may be opened).
    */
   private async acquireLane(): Promise<Lane> {
+    const limit = this.header!.jobs * (this.version >= 2 ? 2 : 1);
     for (;;) {
       const idle = this.lanes.find((l) => !l.table);
       if (idle) return idle;
-      if (this.lanes.length < this.header!.jobs) {
+      if (this.lanes.length < limit) {
         const lane: Lane = { client: await this.connect(this.dataDatabase) };
         await lane.client.query(restoreSessionSql(this.header!.encoding));
         await lane.client.query('BEGIN');
@@ -300,9 +355,7 @@ export class ParallelRestoreWriter extends Writable {
         this.report.copyConnections = this.lanes.length;
         return lane;
       }
-      const ending = this.lanes.flatMap((l) => (l.table?.done ? [l.table.done] : []));
-      if (!ending.length) throw invalid(`more than the ${this.header!.jobs} tables its header declares are open at once`);
-      await Promise.race(ending);
+      await Promise.race(this.lanes.flatMap((l) => (l.table?.done ? [l.table.done] : [])));
     }
   }
 
@@ -321,11 +374,27 @@ export class ParallelRestoreWriter extends Writable {
     if (!t.copy) return this.verify(t, 0);
     const copy = t.copy;
     copy.end();
-    t.done = finished(copy).then(() => {
+    t.done = finished(copy).then(async () => {
       this.verify(t, copy.rowCount);
+      await this.buildTable(t.lane!.client, t);
       t.lane!.table = undefined;
     });
     t.done.catch((err: Error) => this.destroy(err));
+  }
+
+  /** The table's own post-data entries, in its COPY transaction: they commit with its data or not at all. */
+  private async buildTable(client: pg.Client, t: TableState): Promise<void> {
+    const sql = this.postPlan?.byTable.get(t.def.id);
+    if (!sql) return;
+    try {
+      // Waiting for a lock another of our connections holds would wait for a commit that waits for this: a timeout
+      // turns such a case (none is known: the backup lists only what touches this table alone) into an error.
+      await client.query(`SET lock_timeout = '${BUILD_LOCK_TIMEOUT}'; ${sql}; SET lock_timeout = 0`);
+      this.report.builtWithData++;
+    } catch (err) {
+      throw new CopycatError('POST_DATA_FAILED', `building the indexes and constraints of ${qualifiedName(t.def)} failed: ${(err as Error).message} — ` +
+        'nothing was committed; fix that and restore again', { cause: err });
+    }
   }
 
   private verify(t: TableState, serverRows: number): void {
@@ -359,7 +428,9 @@ export class ParallelRestoreWriter extends Writable {
         `in its ${SECTION_NAMES[Math.max(0, this.section)]}, before its trailer: it is truncated — nothing of its table data was committed`);
     }
     await Promise.all([...this.tables.values()].map((t) => t.done));
-    const control = this.lanes[0]?.client ?? await this.connect(this.dataDatabase);
+    const control = (this.lanes[0] ?? await this.acquireLane()).client;
+    // Tables without data had no connection of their own: their indexes go into the first one's transaction.
+    for (const t of this.tables.values()) if (!t.copy) await this.buildTable(control, t);
     for (const s of this.sequences!) {
       await control.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3::boolean)', [qualifiedName(s), s.lastValue, s.isCalled]);
     }
@@ -370,10 +441,13 @@ export class ParallelRestoreWriter extends Writable {
       this.clients.delete(c);
       await c.end();
     }));
-    if (this.post) {
+    // Version 1: the whole post-data archive; version 2: what no table's connection built, if anything.
+    const rest = this.postPlan?.rest;
+    if (this.post && (this.version === 1 || rest)) {
       const jobs = this.plan.jobs ?? this.header!.jobs;
       // pg_restore -j needs a seekable file, so the (schema-only) post-data archive was written to one.
-      const program = this.restoreProgram([...(jobs > 1 ? [`--jobs=${jobs}`] : ['--single-transaction']), `--dbname=${this.dataDatabase}`], this.post.path);
+      const program = this.restoreProgram([...(jobs > 1 ? [`--jobs=${jobs}`] : ['--single-transaction']), `--dbname=${this.dataDatabase}`,
+        ...(rest ? [`--use-list=${rest}`] : [])], this.post.path);
       await endAndWait(program);
       this.plan.log.log('debug', 'parallel.restore.section', { done: 'post-data restore', jobs });
     }

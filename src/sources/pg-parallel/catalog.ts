@@ -22,6 +22,17 @@ const USER_RELATION = `
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
+// A table's own post-data objects, named by catalog ids as pg_dump's table of contents names them: what a restore can
+// build in the table's COPY transaction, since nothing in it touches another table. Left out: foreign keys (they read
+// the referenced table) and everything of a table with inheritance children (a CHECK … NOT VALID on it recurses into
+// theirs, locked by other COPY transactions). Indexes backing a constraint are listed too but are no archive entry.
+const POST_DATA_OBJECTS = `CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = c.oid) THEN ARRAY[]::text[] ELSE ARRAY(
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::oid || ' ' || i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
+    UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::oid || ' ' || k.oid FROM pg_catalog.pg_constraint k
+      WHERE k.conrelid = c.oid AND k.contype <> 'f'
+    UNION ALL SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass::oid || ' ' || g.oid FROM pg_catalog.pg_trigger g
+      WHERE g.tgrelid = c.oid AND NOT g.tgisinternal) END`;
+
 export async function readCatalog(client: pg.Client): Promise<Catalog> {
   const [facts] = (await client.query<{ version: string; num: string; encoding: string; los: string }>(`
     SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
@@ -31,8 +42,8 @@ export async function readCatalog(client: pg.Client): Promise<Catalog> {
   const serverVersionNum = Number(facts!.num);
   // Generated columns (PostgreSQL 12+) are computed again on restore and cannot be COPYed into.
   const notGenerated = serverVersionNum >= 120000 ? `AND a.attgenerated = ''` : '';
-  const tables = (await client.query<{ schema: string; name: string; ident: string; columns: string[]; bytes: string }>(`
-    SELECT n.nspname AS schema, c.relname AS name, format('%I.%I', n.nspname, c.relname) AS ident, pg_catalog.pg_table_size(c.oid)::text AS bytes,
+  const tables = (await client.query<{ schema: string; name: string; ident: string; columns: string[]; bytes: string; post: string[] }>(`
+    SELECT ${POST_DATA_OBJECTS} AS post, n.nspname AS schema, c.relname AS name, format('%I.%I', n.nspname, c.relname) AS ident, pg_catalog.pg_table_size(c.oid)::text AS bytes,
            ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ${notGenerated}
                  ORDER BY a.attnum) AS columns
@@ -48,7 +59,7 @@ export async function readCatalog(client: pg.Client): Promise<Catalog> {
     serverVersion: facts!.version,
     serverVersionNum,
     encoding: facts!.encoding,
-    tables: tables.map((t, i) => ({ id: i + 1, schema: t.schema, name: t.name, columns: t.columns, estimatedBytes: Number(t.bytes) })),
+    tables: tables.map((t, i) => ({ id: i + 1, schema: t.schema, name: t.name, columns: t.columns, estimatedBytes: Number(t.bytes), postData: t.post })),
     idents: new Map(tables.map((t, i) => [i + 1, t.ident])),
     sequences: await readSequences(client, sequenceNames),
     largeObjects: Number(facts!.los),

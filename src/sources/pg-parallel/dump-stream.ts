@@ -47,8 +47,8 @@ export interface DumpReport {
 }
 
 /**
- * The container as a Readable. A driver produces it in order: header, pre-data archive, sequences, table data, large
- * objects, post-data archive, trailer. Table data comes from `jobs` worker connections that all imported the
+ * The container as a Readable. A driver produces it in order: header, pre-data archive, sequences, post-data archive,
+ * table data, large objects, trailer. Table data comes from `jobs` worker connections that all imported the
  * coordinator's snapshot; each worker reads its COPY stream only while this stream's consumer wants bytes, so no
  * table's data is buffered beyond one COPY stream's buffer and one frame per worker.
  */
@@ -116,10 +116,9 @@ export class ParallelDumpStream extends Readable {
     await coordinator.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const [{ snapshot } = { snapshot: '' }] = (await coordinator.query<{ snapshot: string }>('SELECT pg_catalog.pg_export_snapshot() AS snapshot')).rows;
     // Both schema dumps read the whole catalog, which takes a while: start them now. Their archives wait in their own
-    // buffers (pg_dump blocks when they are full) until their turn in the stream: post-data's, up to 64 MiB, until
-    // the table data is out.
+    // buffers (pg_dump blocks when they are full) until their turn in the stream, right after one another.
     const preData = this.startDump(snapshot, ['--section=pre-data']);
-    const postData = this.startDump(snapshot, ['--section=post-data'], 64 << 20);
+    const postData = this.startDump(snapshot, ['--section=post-data']);
     const catalog = await readCatalog(coordinator);
     // Only large objects' contents: pg_dump's data section minus every table's and sequence's data. Started early too;
     // it blocks once 1 MiB is buffered.
@@ -164,10 +163,11 @@ export class ParallelDumpStream extends Readable {
     await this.pipeOutput(FrameType.PreData, preData);
     plan.log.log('debug', 'parallel.section', { done: 'pre-data' });
     await this.sendFrame(FrameType.Sequences, 0, jsonPayload(catalog.sequences));
+    // Before the data (container version 2): a restore builds each table's indexes as soon as its data is in.
+    await this.pipeOutput(FrameType.PostData, postData);
     await this.dumpTables(workers, catalog);
     plan.log.log('debug', 'parallel.section', { done: 'table data', rows: report.tables.reduce((n, t) => n + t.rows, 0) });
     if (largeObjects) await this.pipeOutput(FrameType.LargeObjects, largeObjects);
-    await this.pipeOutput(FrameType.PostData, postData);
     const trailer: Trailer = {
       tables: report.tables.length,
       rows: report.tables.reduce((n, t) => n + t.rows, 0),
