@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { CopycatError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { ChildOutput } from '../../pg/child.js';
 import { pgClient } from '../../pg/client.js';
+import { copyOut } from '../../pg/copy-out.js';
 import { qualifiedName, quoteIdent } from '../../pg/quote.js';
 import { dumpSessionSql } from '../../pg/session.js';
 import { Demand } from '../../streams.js';
@@ -217,7 +217,7 @@ export class ParallelDumpStream extends Readable {
         '(a migration?) — retry the backup later', { cause: err });
     }
     const columns = table.columns.length ? ` (${table.columns.map(quoteIdent).join(', ')})` : '';
-    const copy = worker.query(copyTo(`COPY ${name}${columns} TO STDOUT`, { highWaterMark: 256 << 10 }));
+    const copy = worker.query(copyOut(`COPY ${name}${columns} TO STDOUT`, { highWaterMark: 256 << 10 }));
     this.inputs.add(copy);
     let bytes = 0;
     try {
