@@ -11,6 +11,7 @@ import { fileSink } from '../src/sinks/file.js';
 import { fileSource } from '../src/sources/file.js';
 import { pgDump } from '../src/sources/pg-dump.js';
 import { ENCRYPTION_MAGIC } from '../src/formats/encrypted-stream.js';
+import { ChildOutput } from '../src/pg/child.js';
 import { runCli } from './helpers/cli.js';
 import { digestDatabase, seedVariedDatabase, type DatabaseDigest } from './helpers/fixtures.js';
 import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
@@ -105,6 +106,31 @@ test('CLI: backup to stdout and restore from stdin, unencrypted and uncompressed
     { env: cluster.env, stdin: backup.stdout });
   assert.equal(restore.code, 0, restore.stderr);
   assert.deepEqual(await digestDatabase(cluster, 'restored_stdin'), source);
+});
+
+test('a program\'s output comes through a FIFO gone from TMPDIR before it starts; without a usable TMPDIR, the socket pair', async () => {
+  const kindOfStdout = async () => {
+    const out = new ChildOutput({ name: 'sh', command: 'sh', args: ['-c', 'stat -L -c %F /dev/stdout; ls -A "$TMPDIR" | wc -l; head -c 300000 /dev/zero'] });
+    const text = Buffer.concat(await out.toArray()).toString();
+    return { kind: text.split('\n')[0], listed: text.split('\n')[1], bytes: text.length };
+  };
+  const saved = process.env.TMPDIR;
+  const temp = mkdtempSync(join(dir, 'tmp-'));
+  try {
+    process.env.TMPDIR = temp;
+    // The child lists TMPDIR while it runs: the FIFO is already unlinked.
+    assert.deepEqual(await kindOfStdout(), { kind: 'fifo', listed: '0', bytes: 'fifo\n0\n'.length + 300000 });
+    assert.deepEqual(readdirSync(temp), []);
+    process.env.TMPDIR = join(dir, 'missing');
+    assert.equal((await kindOfStdout()).kind, 'socket');
+  } finally {
+    process.env.TMPDIR = saved;
+    if (saved === undefined) delete process.env.TMPDIR;
+  }
+  const backup = await runCli(['backup', '-d', 'source', '--to', '-', '--no-encrypt', '--compression', 'none'], { env: { ...cluster.env, TMPDIR: temp } });
+  assert.equal(backup.code, 0, backup.stderr);
+  assert.equal(backup.stdout.subarray(0, 5).toString(), 'PGDMP');
+  assert.deepEqual(readdirSync(temp), []);
 });
 
 test('restore --create recreates the dumped database by name', async () => {

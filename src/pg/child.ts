@@ -1,4 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { CopycatError } from '../errors.js';
 import { writeOrDrain } from '../streams.js';
@@ -48,16 +52,61 @@ export function killAllChildren(): void {
 const STDERR_TAIL = 4096;
 
 /**
+ * Both ends of a FIFO, or undefined where one cannot be made (no mkfifo, no writable temporary folder): then the child
+ * writes into Node's usual socket pair. pg_dump writes its output 4 KiB at a time, and a socket costs the kernel more
+ * per write than a pipe does (measured on 560 MB: pg_dump's system time 1.05 s into a FIFO, 1.40 s into the socket
+ * pair; ours 0.15 s less). The FIFO is made in a private folder and unlinked once both ends are open, before the
+ * child starts, so nothing is left on disk whatever happens next.
+ */
+function outputFifo(): { read: number; write: number } | undefined {
+  let dir: string | undefined;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'copycat-fifo-'));
+    const path = join(dir, 'out');
+    execFileSync('mkfifo', ['-m', '600', path], { stdio: 'ignore' });
+    // Non-blocking, the read end opens with no writer yet; the write end, opened next, stays blocking for the child.
+    const read = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      return { read, write: openSync(path, constants.O_WRONLY) };
+    } catch {
+      closeSync(read);
+      return undefined;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * A running child whose failure is described by its own stderr, because that is what the operator can act on
  * ("database "x" does not exist"), never by the EPIPE or SIGPIPE it causes elsewhere.
  */
 class Child {
   readonly process: ChildProcess;
+  /** What the program writes, when it is started for its output. */
+  readonly output?: Readable;
   readonly exited: Promise<void>;
   private stderr = '';
 
-  constructor(readonly spec: ChildSpec, stdio: ['pipe' | 'ignore', 'pipe' | 'ignore', 'pipe']) {
-    this.process = spawn(spec.command, spec.args, { env: childEnvironment(spec.env), stdio });
+  constructor(readonly spec: ChildSpec, direction: 'input' | 'output') {
+    const env = childEnvironment(spec.env);
+    if (direction === 'input') {
+      this.process = spawn(spec.command, spec.args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    } else {
+      const fifo = outputFifo();
+      try {
+        this.process = spawn(spec.command, spec.args, { env, stdio: ['ignore', fifo?.write ?? 'pipe', 'pipe'] });
+      } catch (err) {
+        if (fifo) closeSync(fifo.read);
+        throw err;
+      } finally {
+        // The child holds its own copy: the read end sees EOF once the child (and anything it started) is gone.
+        if (fifo) closeSync(fifo.write);
+      }
+      this.output = fifo ? new Socket({ fd: fifo.read, readable: true, writable: false }) : this.process.stdout!;
+    }
     running.add(this.process);
     this.process.once('close', () => running.delete(this.process));
     this.process.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -113,8 +162,8 @@ export class ChildOutput extends Readable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    const child = (this.child = new Child(this.spec, ['ignore', 'pipe', 'pipe']));
-    const out = child.process.stdout!;
+    const child = (this.child = new Child(this.spec, 'output'));
+    const out = child.output!;
     out.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) out.pause();
     });
@@ -124,12 +173,12 @@ export class ChildOutput extends Readable {
   }
 
   override _read(): void {
-    this.child?.process.stdout!.resume();
+    this.child?.output!.resume();
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     // The child's 'close' comes only once its stdout is closed too, and a paused pipe with unread bytes never closes.
-    this.child?.process.stdout!.destroy();
+    this.child?.output!.destroy();
     // 'close' waits for the child to be gone, so a failed run never leaves a dump or restore running.
     (this.child?.stop() ?? Promise.resolve()).then(() => callback(err));
   }
@@ -186,7 +235,7 @@ export class ChildInput extends Writable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    const child = (this.child = new Child(this.spec, ['pipe', 'ignore', 'pipe']));
+    const child = (this.child = new Child(this.spec, 'input'));
     // EPIPE only means the program stopped reading; its exit status says why.
     child.process.stdin!.on('error', (err) => child.exited.then(() => this.destroy(err), (exit) => this.destroy(exit)));
     child.exited.catch((err) => this.destroy(err));
