@@ -3,16 +3,17 @@
 // database named while the others are kept; list grouped, prune per database, restore refusing to guess; and the
 // Scaleway export modes through the emulator.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pgClient from 'pg';
 import { after, before, test } from 'node:test';
 import { databaseOfSegment, databaseSegment } from '../src/repository/layout.js';
 import { withDatabase, databaseTarget } from '../src/pg/conninfo.js';
-import { bucketVersions } from './helpers/backup-objects.js';
+import { bucketVersions, multipartKeys } from './helpers/backup-objects.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { startPgCluster, type PgCluster } from '../testkit/pg-cluster.js';
 import { startS3Server, type S3TestServer } from '../testkit/s3-server.js';
@@ -150,6 +151,59 @@ test('three databases in one run, one failing: the other two are backed up under
   assert.equal(await restoredRows(`${to}/billing`, 'billing_restored'), ROWS.billing);
   assert.equal(await restoredRows(`${to}/app`, 'app_restored'), ROWS.app);
 });
+
+for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+  test(`${signal} during the second database's dump stops the whole run: the first backup kept, nothing of the second or third a listing could take`, async () => {
+    const bucket = await s3.createBucket({ objectLock: true });
+    const to = `s3://${bucket}/stop`;
+    // The second database's backup (its table census, then pg_dump) waits for this lock, so the signal lands inside it
+    // whatever the machine's load.
+    const holder = new pgClient.Client({ host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: 'billing' });
+    await holder.connect();
+    await holder.query('BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+    const billingSessions = async (waiting: boolean) => Number((await pg.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = 'billing' AND pid <> pg_backend_pid()${waiting ? " AND wait_event_type = 'Lock'" : ''}`))[0]!.n);
+    let signalled = false;
+    const stopInSecond = (child: ChildProcess) => void (async () => {
+      for (let i = 0; i < 1200 && child.exitCode === null; i++) {
+        if (await billingSessions(true) > 0) {
+          signalled = child.kill(signal);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    let r: CliResult;
+    try {
+      r = await runCli(['backup', '-d', 'app', '-d', 'billing', '-d', 'crm', '--to', to, '--retain-days', '1', '--level', '1'],
+        { env: env(), onSpawn: stopInSecond });
+    } finally {
+      await holder.query('ROLLBACK').finally(() => holder.end());
+    }
+    assert.ok(signalled, `billing's backup never waited for the lock: ${r.stderr}`);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /backup\.database\.done database=app /);
+    if (signal === 'SIGTERM') {
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /interrupted by SIGTERM/);
+      // A stop is not one database's failure: no "the others were backed up", no attempt at crm.
+      assert.doesNotMatch(r.stderr, /databases failed|backup\.database\.failed|database=crm/);
+      assert.deepEqual(await multipartKeys(s3.client, bucket), [], 'the interrupted upload was aborted');
+    }
+    const keys = (await bucketVersions(s3.client, bucket)).map((v) => v.split(' ')[0]!.replace(/\d{8}T\d{6}Z-[0-9a-f]{4}/, 'ID'));
+    assert.deepEqual(keys.filter((k) => !k.startsWith('stop/app/')), [], 'nothing of billing or crm was stored');
+    assert.deepEqual(keys, ['stop/app/ID.backup', 'stop/app/ID.manifest.json']);
+    const rows = await listed(to);
+    assert.deepEqual(rows.map((row) => [row.database, row.status]), [['app', 'complete']]);
+    // No pg_dump or census connection outlives the run (the server may take a moment to see a killed client go).
+    let left = await billingSessions(false);
+    for (let i = 0; i < 100 && left > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      left = await billingSessions(false);
+    }
+    assert.equal(left, 0);
+  });
+}
 
 test('--all-databases skips templates and databases that refuse connections, names one the role may not connect to, and prunes each database on its own', async () => {
   const repo = join(work, 'all');
